@@ -1,0 +1,20 @@
+"""rampbot apply: write the planned flags file (``rampbot plan --write``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+
+from bot.commands import plan
+
+HELP = "write the planned flags file, checked against the schema (same as plan --write)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    plan.add_arguments(parser)
+    parser.set_defaults(write=True)
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    args.write = True
+    return plan.run(args, environ)

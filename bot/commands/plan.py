@@ -1,0 +1,73 @@
+"""rampbot plan: decide every tenant and feature, print the plan; with --write, apply it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from bot.commands.options import add_health_options, add_input_options
+from bot.decide import Plan, decide
+from bot.errors import InputError
+from bot.files import write_atomically
+from bot.flags import apply_changes
+from bot.health import Health
+from bot.inputs import Inputs, load_inputs, load_snapshot
+from bot.render import plan_to_json, plan_to_markdown
+
+HELP = "print what rampbot would change in the flags file, and why"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_options(parser)
+    add_health_options(parser)
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="markdown for people (default), json for scripts",
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="also write the planned flags file (what `rampbot apply` does)",
+    )
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
+    health = read_health(args, inputs)
+    plan = make_plan(inputs, health, now=args.now)
+    if args.format == "json":
+        print(json.dumps(plan_to_json(plan), indent=2))
+    else:
+        print(plan_to_markdown(plan), end="")
+    if args.write:
+        write_plan(inputs, plan)
+    return 0
+
+
+def read_health(args: argparse.Namespace, inputs: Inputs) -> Health:
+    if args.health is not None:
+        return load_snapshot(args.health, inputs.policy)
+    raise InputError(
+        "no health source: pass --health FILE (a snapshot), or set prometheus.url in "
+        f"{inputs.policy_path}"
+    )
+
+
+def make_plan(inputs: Inputs, health: Health, *, now: datetime | None) -> Plan:
+    """Decide at ``now``, else at the time the health was measured, else at the present."""
+    moment = now or health.evaluated_at or datetime.now(UTC)
+    return decide(inputs.policy, inputs.flags, health, now=moment, last_change={})
+
+
+def write_plan(inputs: Inputs, plan: Plan) -> None:
+    """Write the planned flags file; the edit is schema-checked before anything is written."""
+    if not plan.changed:
+        print(f"{inputs.flags_path}: nothing to change")
+        return
+    updated = apply_changes(inputs.flags, plan.flag_changes())
+    write_atomically(inputs.flags_path, updated.text)
+    print(f"wrote {inputs.flags_path} (revision {updated.revision})")

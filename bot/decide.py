@@ -1,0 +1,249 @@
+"""The decision core: per tenant and feature, step up, step down, roll back or hold, and why.
+
+Pure: time, flags, health and history come in as arguments; nothing here reads a clock, a file,
+the network or the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from bot.duration import format_duration
+from bot.flags import FeatureFlag, FlagChange, Flags
+from bot.health import Alert, Health
+from bot.policy import Condition, NoData, Policy, Ramp, RollbackTo, Signal, format_number
+
+# (feature, tenant) -> when that tenant's percentage last changed on the base branch.
+LastChange = Mapping[tuple[str, str], datetime]
+
+
+class Action(Enum):
+    UP = "up"
+    DOWN = "down"
+    ROLLBACK = "rollback"
+    HOLD = "hold"
+
+
+class Verdict(Enum):
+    HEALTHY = "healthy"
+    BREACHED = "breached"
+    NO_DATA = "no data"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One signal's measurement for one tenant, next to what it was judged against."""
+
+    signal: str
+    aggregate: str
+    value: float | None
+    condition: Condition
+    window: str
+    verdict: Verdict
+    critical: bool
+    samples: int | None = None
+
+    def __str__(self) -> str:
+        if self.verdict is Verdict.NO_DATA:
+            if self.value is not None and self.samples is not None:
+                return f"{self.signal}: only {self.samples} samples over {self.window}"
+            return f"{self.signal}: no data over {self.window}"
+        assert self.value is not None
+        measured = f"{self.signal} {self.aggregate} {format_number(self.value)} over {self.window}"
+        if self.verdict is Verdict.HEALTHY:
+            return f"{measured} {self.condition}"
+        critical = " (critical)" if self.critical else ""
+        return f"{measured} {self.condition.breach_text()}{critical}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    tenant: str
+    feature: str
+    from_pct: int
+    to_pct: int
+    action: Action
+    reasons: tuple[str, ...]
+    evidence: tuple[Evidence, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.to_pct != self.from_pct
+
+
+@dataclass(frozen=True)
+class Plan:
+    decisions: tuple[Decision, ...]
+    evaluated_at: datetime
+    window: str
+
+    @property
+    def changed(self) -> bool:
+        return any(decision.changed for decision in self.decisions)
+
+    @property
+    def changes(self) -> tuple[Decision, ...]:
+        return tuple(decision for decision in self.decisions if decision.changed)
+
+    def flag_changes(self) -> list[FlagChange]:
+        """The edits to flags.json this plan makes; a rollback leaves a hold marker."""
+        return [
+            FlagChange(
+                feature=decision.feature,
+                tenant=decision.tenant,
+                pct=decision.to_pct,
+                hold=(
+                    f"rolled back from {decision.from_pct}% at "
+                    f"{self.evaluated_at.isoformat(timespec='seconds')}: {decision.reasons[0]}"
+                    if decision.action is Action.ROLLBACK
+                    else None
+                ),
+            )
+            for decision in self.changes
+        ]
+
+
+def decide(
+    policy: Policy,
+    flags: Flags,
+    health: Health,
+    *,
+    now: datetime,
+    last_change: LastChange,
+) -> Plan:
+    """Decide every tenant of every feature in the policy, independently."""
+    decisions = []
+    for feature_name, ramp in policy.features.items():
+        feature = flags.features[feature_name]
+        for tenant in _tenants(policy, feature, health):
+            decisions.append(
+                _decide_tenant(
+                    policy,
+                    ramp,
+                    feature_name,
+                    feature,
+                    tenant,
+                    health,
+                    now=now,
+                    changed_at=last_change.get((feature_name, tenant)),
+                )
+            )
+    return Plan(
+        decisions=tuple(decisions), evaluated_at=now, window=format_duration(policy.bake_time)
+    )
+
+
+def _tenants(policy: Policy, feature: FeatureFlag, health: Health) -> list[str]:
+    if policy.tenants is not None:
+        return list(policy.tenants)
+    # Discovered: every tenant a signal reported, and every tenant the flags file names, so
+    # that a tenant missing from Prometheus is held with a reason rather than forgotten.
+    return sorted(set(health.readings) | set(feature.tenants or ()))
+
+
+def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence:
+    reading = health.reading(tenant, signal.name)
+    too_few_samples = (
+        signal.min_samples is not None
+        and reading.samples is not None
+        and reading.samples < signal.min_samples
+    )
+    if not reading.has_data or too_few_samples:
+        verdict = Verdict.NO_DATA
+    else:
+        assert reading.value is not None
+        verdict = Verdict.HEALTHY if signal.healthy.holds(reading.value) else Verdict.BREACHED
+    return Evidence(
+        signal=signal.name,
+        aggregate=signal.aggregate,
+        value=reading.value if reading.has_data else None,
+        condition=signal.healthy,
+        window=window,
+        verdict=verdict,
+        critical=signal.critical,
+        samples=reading.samples,
+    )
+
+
+def _decide_tenant(
+    policy: Policy,
+    ramp: Ramp,
+    feature_name: str,
+    feature: FeatureFlag,
+    tenant: str,
+    health: Health,
+    *,
+    now: datetime,
+    changed_at: datetime | None,
+) -> Decision:
+    current = feature.pct_for(tenant)
+    window = policy.bake_time_text
+    evidence = tuple(_judge(signal, health, tenant, window) for signal in policy.signals)
+    alerts = tuple(
+        alert for alert in health.alerts_for(tenant) if alert.severity in policy.rollback_severities
+    )
+
+    def decision(action: Action, to_pct: int, reasons: list[str]) -> Decision:
+        if to_pct == current and action is not Action.HOLD:
+            edge = "minimum" if action is not Action.UP else "maximum"
+            reasons = [*reasons, f"already at the {edge}, {current}%"]
+            action = Action.HOLD
+        return Decision(
+            tenant=tenant,
+            feature=feature_name,
+            from_pct=current,
+            to_pct=to_pct,
+            action=action,
+            reasons=tuple(reasons),
+            evidence=evidence,
+            alerts=alerts,
+        )
+
+    rollback_to = ramp.min if policy.rollback is RollbackTo.MIN else ramp.down(current)
+    tenant_flag = feature.tenant(tenant)
+    # 1. A person said to leave it alone.
+    if feature.paused:
+        return decision(Action.HOLD, current, [f"feature {feature_name} is paused"])
+    if tenant_flag.paused:
+        return decision(Action.HOLD, current, [f"tenant {tenant} is paused for {feature_name}"])
+    # 2. A critical breach or a firing alert of a rollback severity.
+    critical = [str(e) for e in evidence if e.verdict is Verdict.BREACHED and e.critical]
+    firing = [f"alert {alert.name} ({alert.severity}) firing" for alert in alerts]
+    if critical or firing:
+        return decision(Action.ROLLBACK, rollback_to, critical + firing)
+    # 3. Any other breach.
+    breached = [str(e) for e in evidence if e.verdict is Verdict.BREACHED]
+    if breached:
+        return decision(Action.DOWN, ramp.down(current), breached)
+    # 4. Missing data: never a reason to go up, and only by choice a reason to go down.
+    missing = [str(e) for e in evidence if e.verdict is Verdict.NO_DATA]
+    if missing:
+        if policy.no_data is NoData.ROLLBACK:
+            return decision(Action.ROLLBACK, rollback_to, [*missing, "no_data: rollback"])
+        return decision(Action.HOLD, current, missing)
+    healthy = [str(e) for e in evidence]
+    # 5. Held since a rollback, until a person deletes the marker.
+    if tenant_flag.hold is not None:
+        return decision(
+            Action.HOLD,
+            current,
+            [
+                f"held after a rollback ({tenant_flag.hold}); delete "
+                f"features.{feature_name}.tenants.{tenant}.hold to resume the ramp",
+                *healthy,
+            ],
+        )
+    # 6. Not baked yet.
+    if changed_at is not None and now - changed_at < policy.bake_time:
+        baked = format_duration(timedelta(seconds=int((now - changed_at).total_seconds())))
+        return decision(
+            Action.HOLD,
+            current,
+            [f"at {current}% for {baked}, less than the bake time of {window}", *healthy],
+        )
+    # 7. Healthy over the whole window.
+    return decision(Action.UP, ramp.up(current), healthy)

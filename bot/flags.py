@@ -1,0 +1,145 @@
+"""flags.json: percentages per feature and tenant, and edits that keep the file's form."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import InputError
+from bot.jsontext import JsonEditor, deepest_span, line_of, parse_spans
+from bot.schema import check
+
+
+@dataclass(frozen=True)
+class TenantFlag:
+    pct: int | None = None  # None: the feature's pct applies
+    paused: bool = False
+    hold: str | None = None  # set by a rollback; a person deletes it to let the ramp resume
+
+
+@dataclass(frozen=True)
+class FeatureFlag:
+    pct: int
+    paused: bool = False
+    tenants: Mapping[str, TenantFlag] | None = None
+
+    def tenant(self, name: str) -> TenantFlag:
+        return (self.tenants or {}).get(name) or TenantFlag()
+
+    def pct_for(self, tenant: str) -> int:
+        """The percentage this tenant gets: its own, else the feature's."""
+        own = self.tenant(tenant).pct
+        return self.pct if own is None else own
+
+
+@dataclass(frozen=True)
+class Flags:
+    version: str
+    revision: int | None
+    features: Mapping[str, FeatureFlag]
+    text: str  # kept so that edits can rewrite only what changes
+    source: str
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    """Set ``feature``'s percentage for ``tenant``; ``hold`` sets the rollback marker."""
+
+    feature: str
+    tenant: str
+    pct: int
+    hold: str | None = None
+
+
+def parse_flags(text: str, *, source: str) -> Flags:
+    """Parse and validate flags JSON; raise InputError naming the file and place of a problem."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{source}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
+            file=source,
+            line=error.lineno,
+        ) from None
+    check(
+        document,
+        "flags.schema.json",
+        source=source,
+        find_line=lambda path: line_of(text, deepest_span(parse_spans(text), path).start),
+    )
+    return Flags(
+        version=document["version"],
+        revision=document.get("revision"),
+        features={name: _feature(entry) for name, entry in document["features"].items()},
+        text=text,
+        source=source,
+    )
+
+
+def _feature(entry: Mapping[str, Any]) -> FeatureFlag:
+    tenants = entry.get("tenants")
+    return FeatureFlag(
+        pct=entry["pct"],
+        paused=entry.get("paused", False),
+        tenants=(
+            {
+                name: TenantFlag(
+                    pct=tenant.get("pct"),
+                    paused=tenant.get("paused", False),
+                    hold=tenant.get("hold"),
+                )
+                for name, tenant in tenants.items()
+            }
+            if tenants is not None
+            else None
+        ),
+    )
+
+
+def apply_changes(flags: Flags, changes: Iterable[FlagChange]) -> Flags:
+    """Return the flags with ``changes`` made and the revision raised by one.
+
+    Only the changed values are rewritten; new members follow their neighbours' layout. The
+    result is checked against the schema, so an invalid file is never handed back to be written.
+    """
+    editor = JsonEditor(flags.text)
+    root = editor.root
+    assert root.members is not None
+    new_tenants: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for change in changes:
+        feature = root.members["features"].members[change.feature]  # type: ignore[index]
+        tenants = feature.members.get("tenants") if feature.members else None
+        tenant = tenants.members.get(change.tenant) if tenants and tenants.members else None
+        if tenant is None or tenant.members is None:
+            entry: dict[str, Any] = {"pct": change.pct}
+            if change.hold:
+                entry["hold"] = change.hold
+            new_tenants[change.feature][change.tenant] = entry
+            continue
+        if "pct" in tenant.members:
+            editor.replace(tenant.members["pct"], change.pct)
+        else:
+            editor.insert(tenant, {"pct": change.pct})
+        if change.hold and "hold" in tenant.members:
+            editor.replace(tenant.members["hold"], change.hold)
+        elif change.hold:
+            editor.insert(tenant, {"hold": change.hold})
+
+    for feature_name, entries in new_tenants.items():
+        feature = root.members["features"].members[feature_name]  # type: ignore[index]
+        assert feature.members is not None
+        tenants = feature.members.get("tenants")
+        if tenants is None:
+            editor.insert(feature, {"tenants": entries})
+        else:
+            editor.insert(tenants, entries)
+
+    revision = (flags.revision or 0) + 1
+    if "revision" in root.members:
+        editor.replace(root.members["revision"], revision)
+    else:
+        editor.insert(root, {"revision": revision}, after="version")
+    return parse_flags(editor.result(), source=flags.source)

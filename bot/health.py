@@ -1,0 +1,129 @@
+"""Health as read from a source (a snapshot file or Prometheus): values per tenant and signal.
+
+A source reports what it measured; judging a value against the policy is the decision core's job.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.errors import InputError, InputErrors
+from bot.jsontext import deepest_span, line_of, parse_spans
+from bot.policy import Policy
+from bot.schema import check
+
+ALL_TENANTS = None  # an alert without a tenant label concerns every tenant
+_SNAPSHOT_KEYS = ("tenants", "alerts", "evaluated_at")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One signal for one tenant over the window: its aggregate, or None for no data."""
+
+    value: float | None
+    samples: int | None = None  # points in the window, where the source can count them
+
+    @property
+    def has_data(self) -> bool:
+        return self.value is not None and not math.isnan(self.value)
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    severity: str | None
+    tenant: str | None  # None: applies to every tenant
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    """Readings per tenant and signal, and the alerts firing, at one evaluation time."""
+
+    readings: Mapping[str, Mapping[str, Reading]]
+    every_tenant: Mapping[str, Reading] = field(default_factory=dict)  # today's global file
+    alerts: tuple[Alert, ...] = ()
+    evaluated_at: datetime | None = None
+    source: str = "snapshot"
+    query_urls: Mapping[str, str] = field(default_factory=dict)  # signal -> graph link
+
+    def reading(self, tenant: str, signal: str) -> Reading:
+        found = self.readings.get(tenant, {}).get(signal) or self.every_tenant.get(signal)
+        return found or Reading(None)
+
+    def alerts_for(self, tenant: str) -> tuple[Alert, ...]:
+        return tuple(alert for alert in self.alerts if alert.tenant in (tenant, ALL_TENANTS))
+
+
+def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
+    """Parse a health snapshot file, per tenant or today's global form, checking signal names."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{source}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
+            file=source,
+            line=error.lineno,
+        ) from None
+
+    def find_line(path: Any) -> int:
+        return line_of(text, deepest_span(parse_spans(text), path).start)
+
+    check(document, "health.schema.json", source=source, find_line=find_line)
+    known = {signal.name for signal in policy.signals}
+    problems: list[InputError] = []
+
+    def readings(values: Mapping[str, Any], path: list[str]) -> dict[str, Reading]:
+        for name in values:
+            if name not in known:
+                where = ".".join([*path, name])
+                problems.append(
+                    InputError(
+                        f"{source}: {where}: unknown signal {name!r}; "
+                        f"the policy's signals are: {', '.join(sorted(known))}",
+                        file=source,
+                        line=find_line([*path, name]),
+                    )
+                )
+        return {name: Reading(_number(value)) for name, value in values.items() if name in known}
+
+    by_tenant = {
+        tenant: readings(values, ["tenants", tenant])
+        for tenant, values in document.get("tenants", {}).items()
+    }
+    # Today's global file: values at the top level apply to every tenant.
+    every_tenant = readings(
+        {key: value for key, value in document.items() if key not in _SNAPSHOT_KEYS}, []
+    )
+    if problems:
+        raise InputErrors(problems)
+    evaluated_at = document.get("evaluated_at")
+    return Health(
+        readings=by_tenant,
+        every_tenant=every_tenant,
+        alerts=tuple(_alert(entry) for entry in document.get("alerts", [])),
+        evaluated_at=_utc(datetime.fromisoformat(evaluated_at)) if evaluated_at else None,
+        source=source,
+    )
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _alert(entry: Mapping[str, Any]) -> Alert:
+    return Alert(
+        name=entry["alertname"],
+        severity=entry.get("severity"),
+        tenant=entry.get("tenant"),
+        summary=entry.get("summary"),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,68 @@
+"""Loading the policy, the flags file and health snapshots from disk, checked together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.consistency import cross_check
+from bot.errors import InputError, InputErrors
+from bot.files import read_text
+from bot.flags import Flags, parse_flags
+from bot.health import Health, parse_snapshot
+from bot.policy import Policy, parse_policy
+
+
+@dataclass(frozen=True)
+class Inputs:
+    policy: Policy
+    flags: Flags
+    policy_path: Path
+    flags_path: Path
+
+
+def load_policy(path: Path) -> Policy:
+    text = read_text(
+        path,
+        what="policy file",
+        hint="create it (see examples/demo/.github/rampbot.yml) or pass --policy PATH",
+    )
+    return parse_policy(text, source=str(path))
+
+
+def load_inputs(*, policy_path: Path, flags_path: Path | None) -> Inputs:
+    """Load and check both files; every problem found is reported, not only the first."""
+    problems: list[InputError] = []
+    policy: Policy | None = None
+    flags: Flags | None = None
+    try:
+        policy = load_policy(policy_path)
+    except InputErrors as error:
+        problems.extend(error.problems)
+    except InputError as error:
+        problems.append(error)
+    if flags_path is None:
+        if policy is None:
+            raise InputErrors(problems)
+        flags_path = Path(policy.flags_file)
+    try:
+        text = read_text(
+            flags_path, what="flags file", hint="pass --flags PATH or set flags_file in the policy"
+        )
+        flags = parse_flags(text, source=str(flags_path))
+    except InputErrors as error:
+        problems.extend(error.problems)
+    except InputError as error:
+        problems.append(error)
+    if policy is not None and flags is not None:
+        problems.extend(cross_check(policy, flags, policy_source=str(policy_path)))
+    if problems:
+        raise InputErrors(problems)
+    assert policy is not None
+    assert flags is not None
+    return Inputs(policy=policy, flags=flags, policy_path=policy_path, flags_path=flags_path)
+
+
+def load_snapshot(path: Path, policy: Policy) -> Health:
+    text = read_text(path, what="health snapshot", hint="check the --health path")
+    return parse_snapshot(text, source=str(path), policy=policy)

@@ -1,0 +1,171 @@
+"""Find where each value sits in JSON text, so an edit rewrites only the bytes that change.
+
+Reviewers read the diff of flags.json, so rampbot never re-serialises the whole file: it
+replaces the text of the values that change and inserts new members in the style of their
+neighbours. Key order, indentation, inline arrays and the trailing newline stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_scan_value = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_scan_string = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+@dataclass
+class Span:
+    """Where one value sits: ``text[start:end]``; for objects, also where each member sits."""
+
+    start: int
+    end: int
+    key_start: int = -1  # where this value's key begins, when it is an object member
+    members: dict[str, Span] | None = None  # set for objects only
+    close: int = -1  # index of an object's closing brace
+
+
+def parse_spans(text: str) -> Span:
+    """Return the span tree of a JSON document that ``json.loads`` already accepted."""
+    start = _WHITESPACE.match(text, 0).end()  # type: ignore[union-attr]
+    return _value(text, start)
+
+
+def _value(text: str, pos: int) -> Span:
+    if text[pos] == "{":
+        return _object(text, pos)
+    # Arrays and scalars are never edited in place: the C scanner skips them whole.
+    _, end = _scan_value(text, pos)
+    return Span(pos, end)
+
+
+def _skip(text: str, pos: int) -> int:
+    return _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
+
+
+def _object(text: str, start: int) -> Span:
+    members: dict[str, Span] = {}
+    pos = _skip(text, start + 1)
+    if text[pos] == "}":
+        return Span(start, pos + 1, members=members, close=pos)
+    while True:
+        key_start = pos
+        key, pos = _scan_string(text, pos + 1)
+        pos = _skip(text, _skip(text, pos) + 1)  # past the colon
+        child = _value(text, pos)
+        child.key_start = key_start
+        members[key] = child
+        pos = _skip(text, child.end)
+        if text[pos] == "}":
+            return Span(start, pos + 1, members=members, close=pos)
+        pos = _skip(text, pos + 1)  # past the comma
+
+
+def line_of(text: str, offset: int) -> int:
+    """Return the 1-based line number of a character offset."""
+    return text.count("\n", 0, offset) + 1
+
+
+def indent_unit(text: str) -> str:
+    """Return the indentation one level adds in this document (two spaces when unknown)."""
+    match = re.search(r"\n([ \t]+)\S", text)
+    return match.group(1) if match else "  "
+
+
+@dataclass
+class TextEdit:
+    """Replace ``text[start:end]`` with ``replacement``."""
+
+    start: int
+    end: int
+    replacement: str
+
+
+@dataclass
+class JsonEditor:
+    """Collects edits against one JSON text and applies them in one pass."""
+
+    text: str
+    root: Span = field(init=False)
+    edits: list[TextEdit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root = parse_spans(self.text)
+
+    def replace(self, span: Span, value: Any) -> None:
+        """Replace the value at ``span`` with ``value``."""
+        self.edits.append(TextEdit(span.start, span.end, json.dumps(value)))
+
+    def insert(self, parent: Span, members: dict[str, Any], *, after: str | None = None) -> None:
+        """Add ``members`` to the object at ``parent``, laid out like their siblings.
+
+        They go after member ``after`` when given (so "revision" sits next to "version"),
+        else last.
+        """
+        assert parent.members is not None
+        siblings = list(parent.members.values())
+        anchor = parent.members.get(after) if after else (siblings[-1] if siblings else None)
+        unit = indent_unit(self.text)
+        if anchor is None:
+            outer = self._line_indent(parent.start)
+            inner = outer + unit
+            text = ",".join(
+                f"\n{inner}{json.dumps(key)}: {_dumps(value, indent=inner, unit=unit)}"
+                for key, value in members.items()
+            )
+            self.edits.append(TextEdit(parent.start + 1, parent.close, f"{text}\n{outer}"))
+            return
+        between = self.text[self._line_start(anchor.key_start) : anchor.key_start]
+        if between.strip():  # the siblings share one line: stay on it
+            text = "".join(
+                f", {json.dumps(key)}: {_dumps(value, indent='', unit='')}"
+                for key, value in members.items()
+            )
+        else:
+            # A sibling written on one line ({"pct": 5}) makes new values one line too.
+            one_line = "\n" not in self.text[anchor.start : anchor.end]
+            text = "".join(
+                f",\n{between}{json.dumps(key)}: "
+                + _dumps(value, indent=between, unit="" if one_line else unit)
+                for key, value in members.items()
+            )
+        self.edits.append(TextEdit(anchor.end, anchor.end, text))
+
+    def result(self) -> str:
+        """Return the text with every edit applied."""
+        pieces: list[str] = []
+        position = 0
+        for edit in sorted(self.edits, key=lambda edit: (edit.start, edit.end)):
+            pieces.append(self.text[position : edit.start])
+            pieces.append(edit.replacement)
+            position = edit.end
+        pieces.append(self.text[position:])
+        return "".join(pieces)
+
+    def _line_start(self, offset: int) -> int:
+        return self.text.rfind("\n", 0, offset) + 1
+
+    def _line_indent(self, offset: int) -> str:
+        line = self.text[self._line_start(offset) : offset]
+        return line[: len(line) - len(line.lstrip())]
+
+
+def _dumps(value: Any, *, indent: str, unit: str) -> str:
+    if not unit or not isinstance(value, dict | list):
+        return json.dumps(value, separators=(", ", ": "))
+    return json.dumps(value, indent=unit).replace("\n", "\n" + indent)
+
+
+def deepest_span(root: Span, path: Iterable[str | int]) -> Span:
+    """Return the span at a path of keys, or of its deepest ancestor that the tree holds."""
+    span = root
+    for key in path:
+        child = span.members.get(key) if span.members is not None and isinstance(key, str) else None
+        if child is None:
+            break
+        span = child
+    return span

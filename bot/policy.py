@@ -1,0 +1,299 @@
+"""The ramp policy (``.github/rampbot.yml``): what to ramp, how fast, and what healthy means."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+import yaml
+
+from bot.duration import parse_duration
+from bot.errors import InputError, InputErrors
+from bot.schema import check
+
+DEFAULT_POLICY_PATH = ".github/rampbot.yml"
+DEFAULT_STEPS = (1, 5, 10, 25, 50, 100)
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+# What a reason prints when a value fails the comparison: "93.1 < 95" for ">= 95".
+_NEGATIONS = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "==": "!=", "!=": "=="}
+_CONDITION = re.compile(r"^\s*(>=|<=|>|<|==|!=)\s*(-?[0-9]+(?:\.[0-9]+)?)\s*$")
+
+
+class NoData(Enum):
+    HOLD = "hold"
+    ROLLBACK = "rollback"
+
+
+class RollbackTo(Enum):
+    STEP = "step"
+    MIN = "min"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A healthy condition such as ``>= 95``."""
+
+    comparison: str
+    threshold: float
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        match = _CONDITION.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not a comparison such as '>= 95'")
+        return cls(match.group(1), float(match.group(2)))
+
+    def holds(self, value: float) -> bool:
+        return _COMPARISONS[self.comparison](value, self.threshold)
+
+    def __str__(self) -> str:
+        return f"{self.comparison} {format_number(self.threshold)}"
+
+    def breach_text(self) -> str:
+        """The comparison a breaching value satisfies, for reasons: ``< 95`` for ``>= 95``."""
+        return f"{_NEGATIONS[self.comparison]} {format_number(self.threshold)}"
+
+    def worst_case(self) -> str:
+        """The window aggregate that makes the condition strictest."""
+        return {">": "min", ">=": "min", "<": "max", "<=": "max"}.get(self.comparison, "max")
+
+
+def format_number(value: float) -> str:
+    """Write a measured value or threshold briefly: 97, 93.1, 0.000123."""
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    query: str
+    healthy: Condition
+    aggregate: str
+    critical: bool = False
+    min_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """How one feature moves: a schedule of steps, or fixed increments; always within bounds."""
+
+    steps: tuple[int, ...] | None
+    step_up: int | None
+    step_down: int | None
+    min: int
+    max: int
+
+    def up(self, pct: int) -> int:
+        """One step up from ``pct``, never above ``max``."""
+        if self.steps is not None:
+            target = next((step for step in self.steps if step > pct), self.max)
+        else:
+            assert self.step_up is not None
+            target = pct + self.step_up
+        return max(min(target, self.max), min(pct, self.max))
+
+    def down(self, pct: int) -> int:
+        """One step down from ``pct``, never below ``min``."""
+        if self.steps is not None:
+            target = next((step for step in reversed(self.steps) if step < pct), self.min)
+        else:
+            assert self.step_down is not None
+            target = pct - self.step_down
+        return min(max(target, self.min), max(pct, self.min))
+
+    def allows(self, pct: int) -> bool:
+        """Whether ``pct`` is a percentage this ramp can hold."""
+        if not self.min <= pct <= self.max:
+            return False
+        return self.steps is None or pct in self.steps or pct in (self.min, self.max)
+
+
+@dataclass(frozen=True)
+class PullRequestSettings:
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    auto_merge_rollback: bool = False
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    url: str | None = None
+    timeout: timedelta = timedelta(seconds=10)
+    retries: int = 2
+    step: timedelta = timedelta(minutes=1)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    signals: tuple[Signal, ...]
+    features: Mapping[str, Ramp]
+    flags_file: str = "flags.json"
+    base_branch: str = "main"
+    tenant_label: str = "tenant"
+    tenants: tuple[str, ...] | None = None
+    bake_time: timedelta = timedelta(minutes=30)
+    bake_time_text: str = "30m"
+    no_data: NoData = NoData.HOLD
+    rollback: RollbackTo = RollbackTo.STEP
+    rollback_severities: frozenset[str] = frozenset({"critical"})
+    prometheus: PrometheusSettings = PrometheusSettings()
+    pull_request: PullRequestSettings = PullRequestSettings()
+
+    def signal(self, name: str) -> Signal | None:
+        return next((signal for signal in self.signals if signal.name == name), None)
+
+
+def parse_policy(text: str, *, source: str) -> Policy:
+    """Parse and validate policy YAML; raise InputError naming the file and place of a problem."""
+    try:
+        document = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise InputError(
+            f"{source}{where}: invalid YAML: {error.problem or error.context}",
+            file=source,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    except yaml.YAMLError as error:
+        raise InputError(f"{source}: invalid YAML: {error}", file=source) from None
+
+    def find_line(path: Sequence[str | int]) -> int | None:
+        return _yaml_line(root, path)
+
+    check(document, "policy.schema.json", source=source, find_line=find_line)
+    return _build(document, source=source, find_line=find_line)
+
+
+def _yaml_line(node: yaml.Node | None, path: Sequence[str | int]) -> int | None:
+    if node is None:
+        return None
+    for key in path:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((value for name, value in node.value if name.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
+    problems: list[InputError] = []
+    defaults = document.get("defaults") or {}
+    features: dict[str, Ramp] = {}
+    for name, settings in document["features"].items():
+        merged = {**defaults, **(settings or {})}
+        if "steps" in merged and "step_up" in merged:
+            where = ["features", name] if settings and "steps" in settings else ["defaults"]
+            problems.append(
+                InputError(
+                    f"{source}: features.{name}: give either steps or step_up/step_down, not both",
+                    file=source,
+                    line=find_line(where),
+                )
+            )
+            continue
+        ramp = _ramp(merged)
+        if ramp.min > ramp.max:
+            problems.append(
+                InputError(
+                    f"{source}: features.{name}: min {ramp.min} is greater than max {ramp.max}",
+                    file=source,
+                    line=find_line(["features", name]),
+                )
+            )
+        features[name] = ramp
+
+    signals = []
+    seen: set[str] = set()
+    for index, entry in enumerate(document["signals"]):
+        if entry["name"] in seen:
+            problems.append(
+                InputError(
+                    f"{source}: signals[{index}].name: {entry['name']!r} is used by another signal",
+                    file=source,
+                    line=find_line(["signals", index, "name"]),
+                )
+            )
+        seen.add(entry["name"])
+        condition = Condition.parse(entry["healthy"])
+        signals.append(
+            Signal(
+                name=entry["name"],
+                query=entry["query"],
+                healthy=condition,
+                aggregate=entry.get("aggregate", condition.worst_case()),
+                critical=entry.get("critical", False),
+                min_samples=entry.get("min_samples"),
+            )
+        )
+    if problems:
+        raise InputErrors(problems)
+
+    prometheus = document.get("prometheus") or {}
+    pull_request = document.get("pull_request") or {}
+    bake_time_text = document.get("bake_time", "30m")
+    tenants = document.get("tenants")
+    return Policy(
+        signals=tuple(signals),
+        features=features,
+        flags_file=document.get("flags_file", "flags.json"),
+        base_branch=document.get("base_branch", "main"),
+        tenant_label=document.get("tenant_label", "tenant"),
+        tenants=tuple(tenants) if tenants is not None else None,
+        bake_time=parse_duration(bake_time_text),
+        bake_time_text=bake_time_text,
+        no_data=NoData(document.get("no_data", "hold")),
+        rollback=RollbackTo(document.get("rollback", "step")),
+        rollback_severities=frozenset(
+            (document.get("alerts") or {}).get("rollback_severities", ["critical"])
+        ),
+        prometheus=PrometheusSettings(
+            url=prometheus.get("url"),
+            timeout=parse_duration(prometheus.get("timeout", "10s")),
+            retries=prometheus.get("retries", 2),
+            step=parse_duration(prometheus.get("step", "1m")),
+            headers=dict(prometheus.get("headers", {})),
+            ca_bundle=prometheus.get("ca_bundle"),
+        ),
+        pull_request=PullRequestSettings(
+            reviewers=tuple(pull_request.get("reviewers", ())),
+            team_reviewers=tuple(pull_request.get("team_reviewers", ())),
+            labels=tuple(pull_request.get("labels", ())),
+            auto_merge_rollback=pull_request.get("auto_merge_rollback", False),
+        ),
+    )
+
+
+def _ramp(settings: Mapping[str, Any]) -> Ramp:
+    steps = settings.get("steps")
+    step_up = settings.get("step_up")
+    if steps is None and step_up is None:
+        steps = DEFAULT_STEPS
+    return Ramp(
+        steps=tuple(sorted(steps)) if steps is not None else None,
+        step_up=step_up,
+        step_down=settings.get("step_down", step_up),
+        min=settings.get("min", 0),
+        max=settings.get("max", 100),
+    )

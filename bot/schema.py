@@ -1,0 +1,79 @@
+"""The bundled JSON Schemas, and schema errors turned into one line per problem."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from bot.errors import InputError, InputErrors
+
+# Finds the line of a value from its path in the document, when the format allows.
+LineFinder = Callable[[Sequence[str | int]], int | None]
+
+
+@cache
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(_schema_path(name).read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def _schema_path(name: str) -> Path:
+    # An installed wheel carries the schemas inside the package (pyproject's force-include);
+    # a source checkout has them at the top of the repository.
+    packaged = resources.files("bot") / "schemas" / name
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "schemas" / name
+
+
+def schema_text(name: str) -> str:
+    """Return the text of a bundled schema (``flags.schema.json``, ``policy.schema.json``, ...)."""
+    return _schema_path(name).read_text(encoding="utf-8")
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """Render a path as people write it: ``features.receipts.tenants.acme.pct``, ``signals[0]``."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text or "(top level)"
+
+
+def check(document: Any, schema: str, *, source: str, find_line: LineFinder) -> None:
+    """Raise InputErrors listing every place where ``document`` breaks ``schema``."""
+    errors = sorted(
+        _validator(schema).iter_errors(document),
+        key=lambda error: [str(part) for part in error.absolute_path],
+    )
+    if errors:
+        raise InputErrors(
+            [
+                InputError(
+                    f"{source}: {format_path(error.absolute_path)}: {_describe(error)}",
+                    file=source,
+                    line=find_line(list(error.absolute_path)),
+                )
+                for error in errors
+            ]
+        )
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    # A schema's own "description" of a pattern says what is expected better than the regex.
+    if error.validator == "pattern" and isinstance(error.schema, dict):
+        hint = error.schema.get("description")
+        if hint:
+            return f"{error.instance!r} is not valid: {hint}"
+    if error.validator == "additionalProperties" and isinstance(error.schema, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        if allowed:
+            return f"{error.message}; expected one of: {', '.join(allowed)}"
+    return error.message

@@ -1,0 +1,21 @@
+"""Shared fixtures. Fixtures that start servers live in tests/fixtures/, one module each."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Git gets its identity from the test environment, never from $HOME."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
