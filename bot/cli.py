@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import __version__
+from bot.actions import annotation
 from bot.commands import COMMANDS
 from bot.errors import EXIT_INTERNAL, EXIT_USAGE, InputErrors, RampbotError
 
@@ -101,20 +102,11 @@ class ErrorPrinter:
         for problem in error.problems if isinstance(error, InputErrors) else [error]:
             self.line(problem.message)
             if self.in_actions:
-                self.line(_annotation(problem))
+                self.line(
+                    annotation("error", problem.message, file=problem.file, line=problem.line)
+                )
 
     def line(self, text: str) -> None:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         print(text, file=self.stream)
-
-
-def _annotation(error: RampbotError) -> str:
-    # https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions#setting-an-error-message
-    properties = []
-    if error.file:
-        properties.append(f"file={error.file}")
-    if error.line:
-        properties.append(f"line={error.line}")
-    message = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return f"::error {','.join(properties)}::{message}" if properties else f"::error::{message}"
