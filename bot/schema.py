@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from importlib import resources
@@ -50,7 +51,7 @@ def format_path(path: Iterable[str | int]) -> str:
 def check(document: Any, schema: str, *, source: str, find_line: LineFinder) -> None:
     """Raise InputErrors listing every place where ``document`` breaks ``schema``."""
     errors = sorted(
-        _validator(schema).iter_errors(document),
+        map(_most_specific, _validator(schema).iter_errors(document)),
         key=lambda error: [str(part) for part in error.absolute_path],
     )
     if errors:
@@ -66,14 +67,36 @@ def check(document: Any, schema: str, *, source: str, find_line: LineFinder) -> 
         )
 
 
+def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    # An anyOf error ("not valid under any of the given schemas") hides the real problem in its
+    # context; the branch that got deepest into the document is the one the user meant.
+    while error.context:
+        error = max(error.context, key=lambda branch: len(branch.absolute_path))
+    return error
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     # A schema's own "description" of a pattern says what is expected better than the regex.
     if error.validator == "pattern" and isinstance(error.schema, dict):
         hint = error.schema.get("description")
         if hint:
             return f"{error.instance!r} is not valid: {hint}"
-    if error.validator == "additionalProperties" and isinstance(error.schema, dict):
-        allowed = sorted(error.schema.get("properties", {}))
-        if allowed:
-            return f"{error.message}; expected one of: {', '.join(allowed)}"
+    if (
+        error.validator == "additionalProperties"
+        and isinstance(error.schema, dict)
+        and isinstance(error.instance, dict)
+        and error.schema.get("properties")
+    ):
+        known = error.schema["properties"]
+        patterns = error.schema.get("patternProperties", {})
+        unknown = [
+            key
+            for key in error.instance
+            if key not in known and not any(re.search(pattern, key) for pattern in patterns)
+        ]
+        extension = " (or a key starting with x-)" if "^x-" in patterns else ""
+        return (
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"expected one of: {', '.join(sorted(known))}{extension}"
+        )
     return error.message

@@ -1,0 +1,50 @@
+"""Small builders for policies, flags and health used across tests (plain values, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.flags import Flags, parse_flags
+from bot.health import Alert, Health, Reading
+from bot.policy import Policy, parse_policy
+
+POLICY_YAML = """\
+tenants: [acme, globex]
+bake_time: 30m
+signals:
+  - name: coverage
+    query: coverage_pct
+    healthy: ">= 95"
+  - name: anchor_p95_ms
+    query: anchor_p95_ms
+    healthy: "<= 30"
+  - name: divergence
+    query: divergence
+    healthy: "<= 0"
+    critical: true
+features:
+  receipts:
+    steps: [1, 5, 10, 25, 50, 100]
+"""
+
+GREEN = {"coverage": 97.0, "anchor_p95_ms": 22.0, "divergence": 0.0}
+
+
+def policy(text: str = POLICY_YAML) -> Policy:
+    return parse_policy(text, source=".github/rampbot.yml")
+
+
+def flags(document: dict[str, Any] | None = None) -> Flags:
+    document = document or {"version": "flags-v1", "features": {"receipts": {"pct": 0}}}
+    return parse_flags(json.dumps(document, indent=2) + "\n", source="flags.json")
+
+
+def health(values: dict[str, dict[str, float | None]], alerts: tuple[Alert, ...] = ()) -> Health:
+    return Health(
+        readings={
+            tenant: {signal: Reading(value) for signal, value in signals.items()}
+            for tenant, signals in values.items()
+        },
+        alerts=alerts,
+    )

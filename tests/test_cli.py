@@ -1,0 +1,154 @@
+"""The validate, plan and apply commands, run through main() as a user would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "demo"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLE, tmp_path / "repo")
+    return tmp_path / "repo"
+
+
+def run(repo: Path, *args: str, environ: dict[str, str] | None = None) -> int:
+    return main(["-C", str(repo), *args], environ=environ or {})
+
+
+def test_validate_accepts_the_example(repo, capsys):
+    assert run(repo, "validate") == 0
+    assert capsys.readouterr().out == ".github/rampbot.yml and flags.json are valid\n"
+
+
+def test_validate_reports_every_problem_one_per_line(repo, capsys):
+    flags = json.loads((repo / "flags.json").read_text())
+    flags["features"]["receipts"]["tenants"]["acme"]["pct"] = 140
+    flags["features"]["receipts"]["tenants"]["globex"]["pct"] = 7
+    (repo / "flags.json").write_text(json.dumps(flags, indent=2))
+    assert run(repo, "validate") == 1
+    assert capsys.readouterr().err == (
+        "flags.json: features.receipts.tenants.acme.pct: 140 is greater than the maximum of 100\n"
+    )
+    flags["features"]["receipts"]["tenants"]["acme"]["pct"] = 10
+    del flags["features"]["attest"]
+    (repo / "flags.json").write_text(json.dumps(flags, indent=2))
+    assert run(repo, "validate") == 1
+    assert capsys.readouterr().err == (
+        "flags.json: features.receipts.tenants.globex.pct: 7 is not on the schedule of "
+        "features.receipts in .github/rampbot.yml (0, 1, 5, 10, 25, 50, 100); "
+        "use one of these or add 7 to its steps\n"
+        "flags.json: features: no feature 'attest', which .github/rampbot.yml ramps; "
+        "add it (with its pct) or remove it from the policy\n"
+    )
+
+
+def test_validate_annotates_errors_in_github_actions(repo, capsys):
+    text = (repo / "flags.json").read_text().replace('"acme": {"pct": 10}', '"acme": {"pct": 101}')
+    (repo / "flags.json").write_text(text)
+    assert run(repo, "validate", environ={"GITHUB_ACTIONS": "true"}) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "flags.json: features.receipts.tenants.acme.pct: 101 is greater than the maximum of 100",
+        "::error file=flags.json,line=8::flags.json: features.receipts.tenants.acme.pct: "
+        "101 is greater than the maximum of 100",
+    ]
+
+
+def test_missing_files_and_usage_errors(repo, capsys):
+    assert run(repo, "validate", "--flags", "nope.json") == 1
+    assert capsys.readouterr().err == (
+        "nope.json: no such flags file; pass --flags PATH or set flags_file in the policy\n"
+    )
+    assert run(repo, "plan", "--format", "yaml") == 2
+    assert "invalid choice: 'yaml'" in capsys.readouterr().err
+    assert run(repo, "plan", "--now", "yesterday") == 2
+    assert "'yesterday' is not an ISO 8601 time" in capsys.readouterr().err
+    assert run(repo, "plan") == 1
+    assert capsys.readouterr().err.startswith("no health source: pass --health FILE")
+    assert main(["-C", str(repo / "missing"), "validate"], environ={}) == 2
+
+
+def test_plan_prints_json_for_scripts(repo, capsys):
+    assert run(repo, "plan", "--health", "health.json", "--format", "json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["changed"] is True
+    rows = {
+        (d["feature"], d["tenant"]): (d["from"], d["to"], d["action"]) for d in plan["decisions"]
+    }
+    assert rows[("receipts", "acme")] == (10, 25, "up")
+    assert rows[("receipts", "globex")] == (5, 1, "down")
+    assert rows[("receipts", "initech")] == (25, 10, "rollback")
+    assert rows[("receipts", "umbrella")] == (0, 0, "hold")
+    assert rows[("attest", "umbrella")] == (0, 0, "hold")
+    initech = next(d for d in plan["decisions"] if d["tenant"] == "initech")
+    assert initech["reasons"] == ["divergence max 4 over 30m > 0 (critical)"]
+
+
+def test_plan_never_writes_and_apply_writes_a_valid_file(repo, capsys):
+    before = (repo / "flags.json").read_text()
+    assert run(repo, "plan", "--health", "health.json") == 0
+    assert (repo / "flags.json").read_text() == before
+    assert run(repo, "apply", "--health", "health.json") == 0
+    assert capsys.readouterr().out.endswith("wrote flags.json (revision 1)\n")
+    after = json.loads((repo / "flags.json").read_text())
+    assert after["revision"] == 1
+    assert after["features"]["receipts"]["tenants"]["acme"] == {"pct": 25}
+    assert after["features"]["receipts"]["tenants"]["initech"]["pct"] == 10
+    assert after["features"]["receipts"]["tenants"]["initech"]["hold"].startswith(
+        "rolled back from 25% at 2026-11-26T09:30:00+00:00: divergence max 4"
+    )
+    assert run(repo, "validate") == 0
+
+
+def test_todays_global_health_file_applies_to_every_tenant(repo, capsys):
+    (repo / "global.json").write_text(
+        '{"coverage": 99, "anchor_p95_ms": 22, "divergence": 0, "alerts": []}'
+    )
+    assert run(repo, "plan", "--health", "global.json", "--format", "json") == 0
+    decisions = json.loads(capsys.readouterr().out)["decisions"]
+    assert {(d["tenant"], d["action"]) for d in decisions if d["feature"] == "receipts"} == {
+        ("acme", "up"),
+        ("globex", "up"),
+        ("initech", "up"),
+        ("umbrella", "up"),
+    }
+
+
+def test_a_missing_health_file_is_an_error_not_a_step_down(repo, capsys):
+    # Today's script steps everything down when its health file is missing.
+    before = (repo / "flags.json").read_text()
+    assert run(repo, "apply", "--health", "gone.json") == 1
+    assert (
+        capsys.readouterr().err == "gone.json: no such health snapshot; check the --health path\n"
+    )
+    assert (repo / "flags.json").read_text() == before
+
+
+def test_unknown_signal_in_health_file(repo, capsys):
+    (repo / "h.json").write_text('{\n  "tenants": {"acme": {"coverge": 97}}\n}\n')
+    assert run(repo, "plan", "--health", "h.json") == 1
+    assert capsys.readouterr().err == (
+        "h.json: tenants.acme.coverge: unknown signal 'coverge'; "
+        "the policy's signals are: anchor_p95_ms, coverage, divergence\n"
+    )
+
+
+def test_malformed_health_json(repo, capsys):
+    (repo / "h.json").write_text('{"tenants": {"acme": {"coverage": 97,}}}')
+    assert run(repo, "plan", "--health", "h.json") == 1
+    assert capsys.readouterr().err == (
+        "h.json:1:38: invalid JSON: Expecting property name enclosed in double quotes\n"
+    )
+
+
+def test_secrets_never_reach_the_output(repo, capsys):
+    token = "ghp_s3cr3tvalue"
+    assert run(repo, "validate", "--flags", token, environ={"GITHUB_TOKEN": token}) == 1
+    assert token not in capsys.readouterr().err

@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.decide import Action, Plan, Verdict, decide
+from bot.health import Alert
+from tests.builders import GREEN, flags, health, policy
+
+NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
+
+
+def plan_for(values, *, document=None, alerts=(), last_change=None, policy_text=None) -> Plan:
+    chosen = policy(policy_text) if policy_text else policy()
+    return decide(
+        chosen,
+        flags(document),
+        health(values, alerts),
+        now=NOW,
+        last_change=last_change or {},
+    )
+
+
+def one(plan: Plan, tenant: str = "acme"):
+    return next(d for d in plan.decisions if d.tenant == tenant)
+
+
+def test_all_green_steps_up_one_step_with_measured_values_in_the_reasons():
+    decision = one(plan_for({"acme": GREEN, "globex": GREEN}))
+    assert (decision.from_pct, decision.to_pct, decision.action) == (0, 1, Action.UP)
+    assert decision.reasons == (
+        "coverage min 97 over 30m >= 95",
+        "anchor_p95_ms max 22 over 30m <= 30",
+        "divergence max 0 over 30m <= 0",
+    )
+
+
+def test_each_tenant_moves_one_step_however_many_tenants_there_are():
+    # Today's script stepped the one global percentage once per tenant: two tenants, two steps.
+    plan = plan_for({"acme": GREEN, "globex": GREEN})
+    assert [(d.tenant, d.from_pct, d.to_pct) for d in plan.decisions] == [
+        ("acme", 0, 1),
+        ("globex", 0, 1),
+    ]
+    assert plan.flag_changes()[0].pct == 1
+    assert plan.flag_changes()[1].pct == 1
+
+
+def test_a_breach_steps_down_and_quotes_value_threshold_and_window():
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 25}}}
+    decision = one(plan_for({"acme": {**GREEN, "coverage": 93.1}}, document=document))
+    assert (decision.to_pct, decision.action) == (10, Action.DOWN)
+    assert decision.reasons == ("coverage min 93.1 over 30m < 95",)
+
+
+def test_a_critical_breach_rolls_back_and_leaves_a_hold_marker():
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 25}}}
+    plan = plan_for({"acme": {**GREEN, "divergence": 4}, "globex": GREEN}, document=document)
+    decision = one(plan)
+    assert (decision.to_pct, decision.action) == (10, Action.ROLLBACK)
+    assert decision.reasons == ("divergence max 4 over 30m > 0 (critical)",)
+    change = next(c for c in plan.flag_changes() if c.tenant == "acme")
+    assert change.hold is not None
+    assert "rolled back from 25%" in change.hold
+
+
+def test_rollback_to_min_when_the_policy_says_so():
+    text = policy_text_with("rollback: min\n")
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 50}}}
+    decision = one(
+        plan_for({"acme": {**GREEN, "divergence": 1}}, document=document, policy_text=text)
+    )
+    assert (decision.to_pct, decision.action) == (0, Action.ROLLBACK)
+
+
+def policy_text_with(extra: str) -> str:
+    from tests.builders import POLICY_YAML
+
+    return extra + POLICY_YAML
+
+
+def test_a_critical_alert_rolls_back_only_its_tenant():
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 10}}}
+    alert = Alert(name="ShadowDivergence", severity="critical", tenant="acme", summary="x")
+    plan = plan_for({"acme": GREEN, "globex": GREEN}, document=document, alerts=(alert,))
+    assert one(plan, "acme").action is Action.ROLLBACK
+    assert one(plan, "acme").reasons == ("alert ShadowDivergence (critical) firing",)
+    assert one(plan, "globex").action is Action.UP
+
+
+def test_an_alert_without_tenant_applies_to_every_tenant_and_warnings_do_not():
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 10}}}
+    alerts = (
+        Alert(name="Everything", severity="critical", tenant=None),
+        Alert(name="Noise", severity="warning", tenant="acme"),
+    )
+    plan = plan_for({"acme": GREEN, "globex": GREEN}, document=document, alerts=alerts)
+    assert [d.action for d in plan.decisions] == [Action.ROLLBACK, Action.ROLLBACK]
+    assert [a.name for a in one(plan).alerts] == ["Everything"]
+
+
+def test_missing_data_holds_by_default_and_never_moves():
+    # A Prometheus outage must never ramp anything up, nor on its own ramp anything down.
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 10}}}
+    plan = plan_for({}, document=document)
+    assert [(d.action, d.to_pct) for d in plan.decisions] == [(Action.HOLD, 10)] * 2
+    assert one(plan).reasons == (
+        "coverage: no data over 30m",
+        "anchor_p95_ms: no data over 30m",
+        "divergence: no data over 30m",
+    )
+    assert not plan.changed
+
+
+def test_missing_data_rolls_back_when_the_policy_says_so():
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 10}}}
+    decision = one(
+        plan_for(
+            {"acme": {**GREEN, "coverage": None}},
+            document=document,
+            policy_text=policy_text_with("no_data: rollback\n"),
+        )
+    )
+    assert (decision.action, decision.to_pct) == (Action.ROLLBACK, 5)
+
+
+def test_nan_is_no_data_not_healthy():
+    decision = one(plan_for({"acme": {**GREEN, "coverage": float("nan")}}))
+    assert decision.action is Action.HOLD
+    assert decision.evidence[0].verdict is Verdict.NO_DATA
+
+
+def test_not_baked_holds_and_says_how_long_it_has_been():
+    decision = one(
+        plan_for(
+            {"acme": GREEN},
+            last_change={("receipts", "acme"): NOW - timedelta(minutes=12)},
+        )
+    )
+    assert decision.action is Action.HOLD
+    assert decision.reasons[0] == "at 0% for 12m, less than the bake time of 30m"
+
+
+def test_baked_exactly_at_the_bake_time_steps_up():
+    last = {("receipts", "acme"): NOW - timedelta(minutes=30)}
+    assert one(plan_for({"acme": GREEN}, last_change=last)).action is Action.UP
+
+
+def test_paused_tenant_and_paused_feature_hold_even_when_red():
+    document = {
+        "version": "flags-v1",
+        "features": {"receipts": {"pct": 10, "tenants": {"acme": {"paused": True}}}},
+    }
+    red = {**GREEN, "divergence": 9}
+    plan = plan_for({"acme": red, "globex": GREEN}, document=document)
+    assert one(plan).action is Action.HOLD
+    assert one(plan).reasons == ("tenant acme is paused for receipts",)
+    document["features"]["receipts"]["paused"] = True
+    plan = plan_for({"acme": red, "globex": red}, document=document)
+    assert {d.action for d in plan.decisions} == {Action.HOLD}
+
+
+def test_hold_marker_blocks_step_up_but_not_step_down():
+    document = {
+        "version": "flags-v1",
+        "features": {"receipts": {"pct": 5, "tenants": {"acme": {"pct": 10, "hold": "x"}}}},
+    }
+    assert one(plan_for({"acme": GREEN}, document=document)).action is Action.HOLD
+    red = {**GREEN, "coverage": 50}
+    assert one(plan_for({"acme": red}, document=document)).action is Action.DOWN
+
+
+def test_at_max_and_at_min_hold_with_a_reason():
+    text = policy_text_with("").replace(
+        "steps: [1, 5, 10, 25, 50, 100]", "steps: [1, 5]\n    max: 5"
+    )
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 5}}}
+    decision = one(plan_for({"acme": GREEN}, document=document, policy_text=text))
+    assert (decision.action, decision.to_pct) == (Action.HOLD, 5)
+    assert decision.reasons[-1] == "already at the maximum, 5%"
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 0}}}
+    decision = one(plan_for({"acme": {**GREEN, "coverage": 1}}, document=document))
+    assert (decision.action, decision.reasons[-1]) == (Action.HOLD, "already at the minimum, 0%")
+
+
+def test_step_up_and_step_down_increments_within_bounds():
+    text = policy_text_with("").replace(
+        "steps: [1, 5, 10, 25, 50, 100]", "step_up: 10\n    step_down: 20\n    min: 5\n    max: 50"
+    )
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 45}}}
+    assert one(plan_for({"acme": GREEN}, document=document, policy_text=text)).to_pct == 50
+    red = {**GREEN, "coverage": 1}
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 15}}}
+    assert one(plan_for({"acme": red}, document=document, policy_text=text)).to_pct == 5
+
+
+def test_discovered_tenants_include_those_in_flags_without_data():
+    text = POLICY_NO_TENANTS
+    document = {
+        "version": "flags-v1",
+        "features": {"receipts": {"pct": 0, "tenants": {"zeta": {"pct": 5}}}},
+    }
+    plan = plan_for({"acme": GREEN}, document=document, policy_text=text)
+    assert [(d.tenant, d.action) for d in plan.decisions] == [
+        ("acme", Action.UP),
+        ("zeta", Action.HOLD),
+    ]
+
+
+POLICY_NO_TENANTS = policy_text_with("").replace("tenants: [acme, globex]\n", "")
+
+# --- invariants ---------------------------------------------------------------------------
+
+signal_values = st.one_of(st.none(), st.just(float("nan")), st.floats(min_value=-10, max_value=200))
+tenant_health = st.fixed_dictionaries(
+    {"coverage": signal_values, "anchor_p95_ms": signal_values, "divergence": signal_values}
+)
+STEPS = [1, 5, 10, 25, 50, 100]
+
+
+@st.composite
+def scenarios(draw):
+    low = draw(st.sampled_from([0, 1, 5]))
+    high = draw(st.sampled_from([25, 50, 100]))
+    allowed = sorted({low, high, *[s for s in STEPS if low <= s <= high]})
+    text = policy_text_with(draw(st.sampled_from(["", "no_data: rollback\n", "rollback: min\n"])))
+    text = text.replace(
+        "steps: [1, 5, 10, 25, 50, 100]", f"steps: {STEPS}\n    min: {low}\n    max: {high}"
+    )
+    pcts = {t: draw(st.sampled_from(allowed)) for t in ("acme", "globex")}
+    document = {
+        "version": "flags-v1",
+        "features": {"receipts": {"pct": low, "tenants": {t: {"pct": p} for t, p in pcts.items()}}},
+    }
+    values = {t: draw(tenant_health) for t in ("acme", "globex")}
+    minutes = {t: draw(st.one_of(st.none(), st.integers(0, 120))) for t in ("acme", "globex")}
+    last = {
+        ("receipts", t): NOW - timedelta(minutes=m) for t, m in minutes.items() if m is not None
+    }
+    severity = draw(st.sampled_from([None, "critical", "warning"]))
+    alerts = (Alert("A", severity, "acme"),) if severity else ()
+    return text, document, values, last, alerts, (low, high)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_invariants(scenario):
+    text, document, values, last, alerts, (low, high) = scenario
+    chosen = policy(text)
+    plan = decide(chosen, flags(document), health(values, alerts), now=NOW, last_change=last)
+    again = decide(chosen, flags(document), health(values, alerts), now=NOW, last_change=last)
+    assert plan == again  # deciding twice on the same inputs gives the same plan
+    for decision in plan.decisions:
+        assert low <= decision.to_pct <= high
+        if decision.to_pct > decision.from_pct:
+            assert decision.action is Action.UP
+            # never up without every signal healthy, before the bake time, or when red
+            assert all(e.verdict is Verdict.HEALTHY for e in decision.evidence)
+            assert not decision.alerts
+            changed = last.get(("receipts", decision.tenant))
+            assert changed is None or NOW - changed >= chosen.bake_time
+        if any(e.verdict is Verdict.BREACHED for e in decision.evidence):
+            assert decision.to_pct <= decision.from_pct

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.errors import InputErrors
+from bot.flags import FlagChange, apply_changes, parse_flags
+
+TODAY = '{"version": "flags-v1", "features": {"receipts": {"pct": 0, "cohorts": ["A", "B", "C"]}}}'
+
+HAND_WRITTEN = """\
+{
+    "version": "flags-v1",
+    "revision": 41,
+    "features": {
+        "receipts": {
+            "pct": 5,
+            "cohorts": ["A", "B", "C"],
+            "tenants": {
+                "acme": {"pct": 10},
+                "globex": {"pct": 5, "note": "big customer"},
+                "initech": {"paused": true}
+            }
+        },
+        "attest": {"pct": 0}
+    }
+}
+"""
+
+
+def test_todays_format_is_valid():
+    flags = parse_flags(TODAY, source="flags.json")
+    assert flags.features["receipts"].pct_for("acme") == 0
+    assert flags.revision is None
+
+
+def test_tenant_pct_overrides_the_feature_pct():
+    flags = parse_flags(HAND_WRITTEN, source="flags.json")
+    receipts = flags.features["receipts"]
+    assert [receipts.pct_for(t) for t in ("acme", "globex", "initech", "umbrella")] == [10, 5, 5, 5]
+    assert receipts.tenant("initech").paused
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {
+                "version": "flags-v1",
+                "features": {"r": {"pct": 0, "tenants": {"acme": {"pct": 140}}}},
+            },
+            "flags.json: features.r.tenants.acme.pct: 140 is greater than the maximum of 100",
+        ),
+        (
+            {
+                "version": "flags-v1",
+                "features": {"r": {"pct": 0, "tenants": {"acme": {"pcts": 1}}}},
+            },
+            "flags.json: features.r.tenants.acme: unknown key 'pcts'; "
+            "expected one of: hold, note, paused, pct (or a key starting with x-)",
+        ),
+        (
+            {"version": "flags-v1", "features": {"r": {"pct": 2.5}}},
+            "flags.json: features.r.pct: 2.5 is not of type 'integer'",
+        ),
+        (
+            {"version": "flags-v1", "features": {"r": {"pct": -1}}},
+            "flags.json: features.r.pct: -1 is less than the minimum of 0",
+        ),
+        (
+            {"features": {}},
+            "flags.json: (top level): 'version' is a required property",
+        ),
+        (
+            {"version": "flags-v1", "revision": -3, "features": {}},
+            "flags.json: revision: -3 is less than the minimum of 0",
+        ),
+    ],
+)
+def test_schema_errors_name_the_place_and_the_problem(document, message):
+    with pytest.raises(InputErrors) as caught:
+        parse_flags(json.dumps(document, indent=2), source="flags.json")
+    assert [p.message for p in caught.value.problems] == [message]
+
+
+def test_schema_errors_carry_the_line_for_annotations():
+    text = HAND_WRITTEN.replace('"globex": {"pct": 5,', '"globex": {"pct": 500,')
+    with pytest.raises(InputErrors) as caught:
+        parse_flags(text, source="flags.json")
+    assert caught.value.problems[0].line == 10
+
+
+def test_malformed_json_names_line_and_column():
+    with pytest.raises(Exception) as caught:  # noqa: PT011
+        parse_flags('{\n  "version": "flags-v1",\n  "features": {,}\n}', source="flags.json")
+    assert (
+        str(caught.value)
+        == "flags.json:3:16: invalid JSON: Expecting property name enclosed in double quotes"
+    )
+
+
+def test_edit_keeps_order_indentation_inline_arrays_and_trailing_newline():
+    flags = parse_flags(HAND_WRITTEN, source="flags.json")
+    updated = apply_changes(flags, [FlagChange("receipts", "acme", 25)])
+    assert updated.text == HAND_WRITTEN.replace(
+        '"acme": {"pct": 10}', '"acme": {"pct": 25}'
+    ).replace('"revision": 41', '"revision": 42')
+    assert updated.revision == 42
+
+
+def test_new_tenant_entries_follow_their_neighbours_layout():
+    flags = parse_flags(HAND_WRITTEN, source="flags.json")
+    updated = apply_changes(
+        flags,
+        [
+            FlagChange("receipts", "umbrella", 10),
+            FlagChange("receipts", "initech", 10, hold="rolled back"),
+            FlagChange("attest", "acme", 1),
+        ],
+    )
+    assert (
+        '"initech": {"paused": true, "pct": 10, "hold": "rolled back"},\n                "umbrella": {"pct": 10}\n'
+        in updated.text
+    )
+    assert '"attest": {"pct": 0, "tenants": {"acme": {"pct": 1}}}' in updated.text
+    assert json.loads(updated.text)["features"]["receipts"]["tenants"]["umbrella"] == {"pct": 10}
+
+
+def test_revision_is_added_next_to_version_and_then_raised():
+    first = apply_changes(
+        parse_flags(TODAY, source="flags.json"), [FlagChange("receipts", "acme", 1)]
+    )
+    assert first.text.startswith('{"version": "flags-v1", "revision": 1, "features"')
+    second = apply_changes(first, [FlagChange("receipts", "acme", 5)])
+    assert (second.revision, second.version) == (2, "flags-v1")
+
+
+def test_canonical_indented_file_gets_canonical_new_members():
+    document = {"version": "flags-v1", "features": {"receipts": {"pct": 0, "tenants": {}}}}
+    text = json.dumps(document, indent=2) + "\n"
+    updated = apply_changes(
+        parse_flags(text, source="flags.json"), [FlagChange("receipts", "a", 1)]
+    )
+    document["revision"] = 1
+    document["features"]["receipts"]["tenants"] = {"a": {"pct": 1}}
+    expected = {"version": "flags-v1", "revision": 1, "features": document["features"]}
+    assert updated.text == json.dumps(expected, indent=2) + "\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_one_tenant_step_is_a_one_line_diff_plus_the_revision(tmp_path: Path):
+    git(tmp_path, "init", "-q")
+    path = tmp_path / "flags.json"
+    path.write_text(HAND_WRITTEN)
+    git(tmp_path, "add", "flags.json")
+    git(tmp_path, "commit", "-qm", "flags")
+    updated = apply_changes(
+        parse_flags(path.read_text(), source="flags.json"), [FlagChange("receipts", "globex", 10)]
+    )
+    path.write_text(updated.text)
+    assert git(tmp_path, "diff", "--numstat") == "2\t2\tflags.json\n"
+    diff = git(tmp_path, "diff", "-U0")
+    assert '-                "globex": {"pct": 5, "note": "big customer"},' in diff
+    assert '+                "globex": {"pct": 10, "note": "big customer"},' in diff

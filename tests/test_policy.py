@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.errors import InputError, InputErrors
+from bot.policy import Condition, NoData, Ramp, RollbackTo, parse_policy
+from tests.builders import POLICY_YAML
+
+
+def parse(text: str):
+    return parse_policy(text, source=".github/rampbot.yml")
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(InputErrors) as caught:
+        parse(text)
+    return [p.message for p in caught.value.problems]
+
+
+def test_defaults():
+    policy = parse(POLICY_YAML)
+    assert policy.flags_file == "flags.json"
+    assert policy.base_branch == "main"
+    assert policy.bake_time == timedelta(minutes=30)
+    assert policy.no_data is NoData.HOLD
+    assert policy.rollback is RollbackTo.STEP
+    assert policy.rollback_severities == {"critical"}
+    # the default aggregate is the worst case for the condition
+    assert [s.aggregate for s in policy.signals] == ["min", "max", "max"]
+
+
+def test_feature_inherits_defaults_and_overrides_them():
+    text = POLICY_YAML.replace(
+        "features:\n  receipts:\n    steps: [1, 5, 10, 25, 50, 100]\n",
+        "defaults:\n  step_up: 10\n  max: 60\nfeatures:\n  receipts:\n  attest:\n    max: 30\n",
+    )
+    policy = parse(text)
+    assert policy.features["receipts"] == Ramp(None, 10, 10, 0, 60)
+    assert policy.features["attest"] == Ramp(None, 10, 10, 0, 30)
+
+
+def test_a_feature_without_steps_gets_the_default_schedule():
+    text = POLICY_YAML.replace("    steps: [1, 5, 10, 25, 50, 100]\n", "")
+    assert parse(text).features["receipts"].steps == (1, 5, 10, 25, 50, 100)
+
+
+@pytest.mark.parametrize(
+    ("pct", "up", "down"),
+    [(0, 1, 0), (1, 5, 0), (7, 10, 5), (50, 100, 25), (100, 100, 50)],
+)
+def test_schedule_steps(pct, up, down):
+    ramp = Ramp(steps=(1, 5, 10, 25, 50, 100), step_up=None, step_down=None, min=0, max=100)
+    assert (ramp.up(pct), ramp.down(pct)) == (up, down)
+
+
+def test_conditions():
+    assert Condition.parse(">= 95").holds(95)
+    assert not Condition.parse("<= 30").holds(30.5)
+    assert Condition.parse(" > 0.5 ").breach_text() == "<= 0.5"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('healthy: ">= 95"', 'healthy: "at least 95"'),
+            ".github/rampbot.yml: signals[0].healthy: 'at least 95' is not valid: "
+            'a comparison and a number, such as ">= 95" or "<= 30"',
+        ),
+        (
+            ("bake_time: 30m", "bake_time: 30 minutes"),
+            ".github/rampbot.yml: bake_time: '30 minutes' is not valid: "
+            "a duration such as 90s, 30m, 1h30m or 2d",
+        ),
+        (
+            ("    steps: [1, 5, 10, 25, 50, 100]", "    steps: [1, 5, 10, 250]"),
+            ".github/rampbot.yml: features.receipts.steps[3]: 250 is greater than the maximum of 100",
+        ),
+        (
+            ("bake_time: 30m", "bake_tme: 30m"),
+            ".github/rampbot.yml: (top level): unknown key 'bake_tme'; expected one of: $schema, "
+            "alerts, bake_time, base_branch, defaults, features, flags_file, no_data, prometheus, "
+            "pull_request, rollback, signals, tenant_label, tenants",
+        ),
+        (
+            ("    steps: [1, 5, 10, 25, 50, 100]", "    steps: [1, 5]\n    step_up: 5"),
+            ".github/rampbot.yml: features.receipts: give either steps or step_up/step_down, not both",
+        ),
+        (
+            ("    steps: [1, 5, 10, 25, 50, 100]", "    min: 50\n    max: 10"),
+            ".github/rampbot.yml: features.receipts: min 50 is greater than max 10",
+        ),
+        (
+            ("  - name: anchor_p95_ms", "  - name: coverage"),
+            ".github/rampbot.yml: signals[1].name: 'coverage' is used by another signal",
+        ),
+    ],
+)
+def test_policy_errors_say_where_and_what(change, message):
+    old, new = change
+    assert old in POLICY_YAML
+    assert problems(POLICY_YAML.replace(old, new)) == [message]
+
+
+def test_schema_error_lines_point_into_the_yaml():
+    with pytest.raises(InputErrors) as caught:
+        parse(POLICY_YAML.replace('healthy: "<= 30"', 'healthy: "30"'))
+    assert caught.value.problems[0].line == 9
+
+
+def test_malformed_yaml_gives_line_and_column():
+    with pytest.raises(InputError) as caught:
+        parse("signals: [\nfeatures: {}\n")
+    assert caught.value.message == (
+        ".github/rampbot.yml:3:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
+    )
