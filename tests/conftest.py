@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.fixtures.redis",
+    "tests.fixtures.pushgateway",
+]
 
 
 @pytest.fixture(autouse=True)

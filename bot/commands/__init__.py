@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Protocol, cast
 
-from bot.commands import apply, plan, validate
+from bot.commands import apply, health, plan, publish, validate
 
 
 class Command(Protocol):
@@ -26,4 +26,6 @@ COMMANDS: dict[str, Command] = {
     "validate": _command(validate),
     "plan": _command(plan),
     "apply": _command(apply),
+    "publish": _command(publish),
+    "health": _command(health),
 }

@@ -1,0 +1,80 @@
+"""The Prometheus metrics adapter: the only module that imports prometheus_client.
+
+Exports the ramp as gauges so dashboards show it next to the SLOs it was judged on: to a
+Pushgateway and/or as a textfile for node_exporter's textfile collector.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+
+from bot.errors import InputError, ServiceError
+from bot.flags import Flags
+from bot.redis_store import redacted
+
+PUSH_TIMEOUT_SECONDS = 10.0
+JOB = "rampbot"
+
+
+def ramp_registry(flags: Flags, *, tenants: list[str] | tuple[str, ...] = ()) -> CollectorRegistry:
+    """A registry holding the ramp of ``flags``: one gauge per feature and tenant, and the revision.
+
+    ``tenants`` are reported besides those the file names (they get the feature's pct).
+    """
+    registry = CollectorRegistry()
+    ramp = Gauge(
+        "rampbot_ramp_pct",
+        "Percentage of the tenant's traffic with the feature on, as published.",
+        ["tenant", "feature"],
+        registry=registry,
+    )
+    default = Gauge(
+        "rampbot_ramp_default_pct",
+        "The feature's percentage for tenants without their own entry.",
+        ["feature"],
+        registry=registry,
+    )
+    revision = Gauge(
+        "rampbot_flags_revision",
+        "The revision of the published flags file.",
+        registry=registry,
+    )
+    for feature_name, feature in sorted(flags.features.items()):
+        default.labels(feature=feature_name).set(feature.pct)
+        for tenant in sorted({*tenants, *(feature.tenants or {})}):
+            ramp.labels(tenant=tenant, feature=feature_name).set(feature.pct_for(tenant))
+    revision.set(flags.revision or 0)
+    return registry
+
+
+def push(registry: CollectorRegistry, *, gateway: str, grouping: dict[str, str]) -> None:
+    """Replace this job's group on the Pushgateway (PUT), so a removed tenant disappears."""
+    try:
+        push_to_gateway(
+            gateway, job=JOB, registry=registry, grouping_key=grouping, timeout=PUSH_TIMEOUT_SECONDS
+        )
+    except urllib.error.HTTPError as error:
+        raise ServiceError(
+            f"Pushgateway at {redacted(gateway)} answered {error.code} {error.reason}; "
+            "check the --pushgateway URL"
+        ) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise ServiceError(
+            f"Pushgateway at {redacted(gateway)}: cannot connect ({reason}); "
+            "check that it is running and the --pushgateway URL"
+        ) from None
+
+
+def write_textfile(registry: CollectorRegistry, path: Path) -> None:
+    """Write the metrics for node_exporter's textfile collector; readers never see half a file."""
+    if path.suffix != ".prom":
+        # https://github.com/prometheus/node_exporter#textfile-collector reads only *.prom
+        raise InputError(f"--textfile {path}: must end in .prom for node_exporter to read it")
+    try:
+        write_to_textfile(str(path), registry)
+    except OSError as error:
+        raise InputError(f"--textfile {path}: cannot write: {error.strerror}") from None

@@ -1,0 +1,159 @@
+"""The Redis adapter: the only module that imports redis.
+
+Services read the whole flags spec as JSON from ``<namespace>:spec``. Publishing never goes
+backwards: one Lua script compares the revision and writes, so two racing publishes cannot
+interleave (Redis runs a script atomically: https://redis.io/docs/latest/develop/interact/programmability/eval-intro/).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from bot.errors import ServiceError
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+SOCKET_TIMEOUT_SECONDS = 10.0
+
+# KEYS[1] the spec, KEYS[2] its revision; ARGV[1] the new revision, ARGV[2] the new spec.
+# A spec written before the revision key existed (today's script) is read for its "revision",
+# absent meaning 0. Returns {outcome, revision that was current before, or -1 if none}.
+_COMPARE_AND_SET = """
+local new_revision = tonumber(ARGV[1])
+local stored = redis.call('GET', KEYS[2])
+local current = nil
+local spec = nil
+if stored then
+  current = tonumber(stored)
+else
+  spec = redis.call('GET', KEYS[1])
+  if spec then
+    local ok, document = pcall(cjson.decode, spec)
+    current = 0
+    if ok and type(document) == 'table' and type(document['revision']) == 'number' then
+      current = document['revision']
+    end
+  end
+end
+if current == nil then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[1])
+  return {'published', -1}
+end
+if new_revision < current then
+  return {'older', current}
+end
+if new_revision == current then
+  spec = spec or redis.call('GET', KEYS[1])
+  if spec == ARGV[2] then
+    return {'current', current}
+  end
+  return {'conflict', current}
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+return {'published', current}
+"""
+
+
+class Outcome(enum.Enum):
+    PUBLISHED = "published"
+    ALREADY_CURRENT = "already current"
+    REFUSED_OLDER = "refused older"
+    CONFLICT = "conflict"  # same revision, different content: someone edited without a bump
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    outcome: Outcome
+    revision: int  # the revision offered
+    previous: int | None  # the revision Redis held before, None if it held no spec
+
+
+class SpecStore(Protocol):
+    def publish(self, *, revision: int, spec: str) -> PublishResult: ...
+
+    def read(self) -> tuple[int | None, str | None]: ...
+
+
+def redacted(url: str) -> str:
+    """The URL without its user name and password, fit to print."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+class RedisSpecStore:
+    """Publishes the flags spec to one Redis under one key namespace."""
+
+    def __init__(self, url: str, *, namespace: str) -> None:
+        self.where = redacted(url)
+        self._password = urlsplit(url).password
+        self.spec_key = f"{namespace}:spec"
+        self.revision_key = f"{namespace}:revision"
+        try:
+            self._client = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                # The script is idempotent, so retrying it is safe; bounded so a dead Redis
+                # fails the job in seconds.
+                retry=Retry(ExponentialBackoff(cap=1.0, base=0.2), retries=2),
+            )
+        except ValueError as error:
+            raise ServiceError(f"Redis URL {self.where}: {self._scrub(str(error))}") from None
+        self._script = self._client.register_script(_COMPARE_AND_SET)
+
+    def publish(self, *, revision: int, spec: str) -> PublishResult:
+        """Write ``spec`` unless Redis holds a newer revision; one atomic step."""
+        try:
+            outcome, previous = self._script(
+                keys=[self.spec_key, self.revision_key], args=[revision, spec]
+            )
+        except redis.RedisError as error:
+            raise self._error(error) from None
+        return PublishResult(
+            outcome={
+                b"published": Outcome.PUBLISHED,
+                b"current": Outcome.ALREADY_CURRENT,
+                b"older": Outcome.REFUSED_OLDER,
+                b"conflict": Outcome.CONFLICT,
+            }[outcome],
+            revision=revision,
+            previous=None if previous == -1 else int(previous),
+        )
+
+    def read(self) -> tuple[int | None, str | None]:
+        """The stored revision and spec (None where absent)."""
+        try:
+            revision, spec = self._client.mget([self.revision_key, self.spec_key])
+        except redis.RedisError as error:
+            raise self._error(error) from None
+        return (
+            None if revision is None else int(revision),
+            None if spec is None else spec.decode("utf-8") if isinstance(spec, bytes) else spec,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _error(self, error: redis.RedisError) -> ServiceError:
+        reason = self._scrub(str(error)) or type(error).__name__
+        if isinstance(error, redis.AuthenticationError):
+            hint = "check the user name and password in the Redis URL"
+        elif isinstance(error, redis.ConnectionError | redis.TimeoutError):
+            hint = "check that Redis is running and the URL's host and port"
+        else:
+            hint = "nothing was written"
+        return ServiceError(f"Redis at {self.where}: {reason}; {hint}")
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
