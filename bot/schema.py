@@ -20,24 +20,20 @@ LineFinder = Callable[[Sequence[str | int]], int | None]
 
 @cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(_schema_path(name).read_text(encoding="utf-8"))
+    schema = json.loads(schema_text(name))
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
-def _schema_path(name: str) -> Path:
-    # An installed wheel carries the schemas inside the package (pyproject's force-include);
-    # a source checkout has them at the top of the repository.
-    packaged = resources.files("bot") / "schemas" / name
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "schemas" / name
-
-
 def schema_text(name: str) -> str:
     """Return the text of a bundled schema (``flags.schema.json``, ``policy.schema.json``, ...)."""
-    return _schema_path(name).read_text(encoding="utf-8")
+    # An installed wheel carries the schemas inside the package (pyproject's force-include),
+    # possibly in a zip; a source checkout has them at the top of the repository.
+    packaged = resources.files("bot") / "schemas" / name
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
 
 
 def format_path(path: Iterable[str | int]) -> str:
