@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import git
 
-from bot.errors import InputError
+from bot.errors import ConflictError, InputError, ServiceError
 from bot.history import FlagsVersion
 
 _FIELD = "\x1f"
@@ -64,3 +66,206 @@ def _file_at(repo: git.Repo, commit: str, path: str) -> str | None:
         return str(repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False))
     except git.GitCommandError:
         return None  # deleted in this commit
+
+
+# --- Writing: branches, commits and pushes for `rampbot run` and `rampbot revert`. ---
+# Commits are built with plumbing (a temporary index, commit-tree) or in a temporary worktree,
+# so the person's checkout, index and HEAD are never touched.
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot's commits are by (author and committer)."""
+
+    name: str
+    email: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+        }
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str  # "Name <email>"
+    author_email: str
+    message: str
+
+
+class PushRejected(Exception):
+    """The remote branch is not where we expected it: someone else moved it."""
+
+
+def has_remote(repo: git.Repo, remote: str) -> bool:
+    """Whether the repository has a remote of that name."""
+    return remote in [r.name for r in repo.remotes]
+
+
+def fetch(repo: git.Repo, *, remote: str, base: str, prefix: str = "rampbot/") -> None:
+    """Fetch the base branch and every bot branch, so plans start from the latest base."""
+    try:
+        repo.git.fetch(
+            "--prune",
+            "--no-tags",
+            remote,
+            f"+refs/heads/{base}:refs/remotes/{remote}/{base}",
+            f"+refs/heads/{prefix}*:refs/remotes/{remote}/{prefix}*",
+        )
+    except git.GitCommandError as error:
+        raise ServiceError(
+            f"git fetch {remote} {base} failed: {_git_stderr(error)}; check that the remote "
+            f"exists and that {base} is its base branch (base_branch in the policy)"
+        ) from None
+
+
+def resolve(repo: git.Repo, ref: str) -> str | None:
+    """The commit ``ref`` names, or None if it does not exist."""
+    try:
+        return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}"))
+    except git.GitCommandError:
+        return None
+
+
+def read_file(repo: git.Repo, commit: str, path: str) -> str | None:
+    """The text of ``path`` at ``commit``, or None if absent there."""
+    return _file_at(repo, commit, path)
+
+
+def commit_file(
+    repo: git.Repo,
+    *,
+    parent: str,
+    path: str,
+    text: str,
+    message: str,
+    identity: Identity,
+) -> str:
+    """Create (not check out) a commit on ``parent`` that sets ``path`` to ``text``."""
+    with tempfile.TemporaryDirectory(prefix="rampbot-index-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), **identity.environment()}
+        repo.git.read_tree(parent, env=env)
+        content = Path(scratch) / "content"
+        content.write_bytes(text.encode("utf-8"))
+        blob = repo.git.hash_object("-w", "--no-filters", str(content))
+        mode = _mode_of(repo, parent, path)
+        repo.git.update_index("--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+        tree = repo.git.write_tree(env=env)
+        message_file = Path(scratch) / "message"
+        message_file.write_text(message, encoding="utf-8")
+        return str(repo.git.commit_tree(tree, "-p", parent, "-F", str(message_file), env=env))
+
+
+def tree_of(repo: git.Repo, commit: str) -> str:
+    return str(repo.git.rev_parse(f"{commit}^{{tree}}"))
+
+
+def parents_of(repo: git.Repo, commit: str) -> list[str]:
+    return str(repo.git.rev_list("--parents", "-n", "1", commit)).split()[1:]
+
+
+def commits_between(repo: git.Repo, base: str, head: str) -> list[Commit]:
+    """The commits on ``head`` that are not on ``base``, newest first."""
+    output = repo.git.log(
+        f"--format={_RECORD}%H{_FIELD}%an <%ae>{_FIELD}%ae{_FIELD}%B", f"{base}..{head}"
+    )
+    commits = []
+    for record in output.split(_RECORD):
+        if record.strip():
+            sha, author, email, message = record.split(_FIELD, 3)
+            commits.append(Commit(sha=sha, author=author, author_email=email, message=message))
+    return commits
+
+
+def foreign_commits(repo: git.Repo, *, base: str, head: str, identity: Identity) -> list[Commit]:
+    """Commits on the bot's branch not authored by the bot: a person is working on it."""
+    return [
+        commit
+        for commit in commits_between(repo, base, head)
+        if commit.author_email.lower() != identity.email.lower()
+    ]
+
+
+def messages(repo: git.Repo, *, ref: str, path: str, limit: int = 500) -> list[str]:
+    """Messages of the commits reachable from ``ref`` that touched ``path``, newest first.
+
+    All parents are followed, not only the first: a bot commit reaches the base branch as the
+    second parent of a merge, and its trailers are on it, not on the merge.
+    """
+    output = repo.git.log(f"--format={_RECORD}%B", f"-n{limit}", ref, "--", path)
+    return [record for record in output.split(_RECORD) if record.strip()]
+
+
+def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str | None) -> None:
+    """Point ``branch`` on the remote at ``commit`` if it is still at ``expected``.
+
+    ``expected`` None means the branch must not exist yet. --force-with-lease with an explicit
+    value compares against what we fetched, not whatever the remote-tracking ref says now
+    (https://git-scm.com/docs/git-push#Documentation/git-push.txt---force-with-leaseltrefnamegtltexpectgt).
+    """
+    ref = f"refs/heads/{branch}"
+    try:
+        repo.git.push(
+            "--porcelain",
+            f"--force-with-lease={ref}:{expected or ''}",
+            remote,
+            f"{commit}:{ref}",
+        )
+    except git.GitCommandError as error:
+        stderr = _git_stderr(error)
+        output = f"{error.stdout or ''} {stderr}"
+        if "stale info" in output or "rejected" in output or "fetch first" in output:
+            raise PushRejected(f"{branch} moved on {remote}: {stderr}") from None
+        raise ServiceError(
+            f"git push {remote} {branch} failed: {stderr}; check that the token may push "
+            "(in a workflow: permissions: contents: write)"
+        ) from None
+    repo.git.update_ref(f"refs/remotes/{remote}/{branch}", commit)
+
+
+def revert_merge(repo: git.Repo, *, onto: str, merge: str, message: str, identity: Identity) -> str:
+    """A real ``git revert -m 1`` of ``merge`` on top of ``onto``, made in a scratch worktree.
+
+    A squash or rebase merge leaves a commit with one parent: that one is reverted plainly.
+    """
+    mainline = ["-m", "1"] if len(parents_of(repo, merge)) > 1 else []
+    with tempfile.TemporaryDirectory(prefix="rampbot-revert-") as scratch:
+        worktree = str(Path(scratch) / "tree")
+        repo.git.worktree("add", "--detach", worktree, onto)
+        try:
+            tree = git.Repo(worktree)
+            env = identity.environment()
+            try:
+                tree.git.revert("--no-commit", *mainline, merge, env=env)
+            except git.GitCommandError as error:
+                raise ConflictError(
+                    f"cannot revert {merge[:12]} on {onto[:12]}: {_git_stderr(error)}; later "
+                    "changes touch the same lines, so revert it by hand"
+                ) from None
+            message_file = Path(scratch) / "message"
+            message_file.write_text(message, encoding="utf-8")
+            tree.git.commit(
+                "--no-verify",
+                "--allow-empty",
+                "--cleanup=verbatim",
+                "-F",
+                str(message_file),
+                env=env,
+            )
+            return str(tree.git.rev_parse("HEAD"))
+        finally:
+            repo.git.worktree("remove", "--force", worktree)
+
+
+def _mode_of(repo: git.Repo, commit: str, path: str) -> str:
+    listing = str(repo.git.ls_tree(commit, "--", path))
+    return listing.split()[0] if listing else "100644"
+
+
+def _git_stderr(error: git.GitCommandError) -> str:
+    text = str(error.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
+    return " ".join(text.split()) or f"exit status {error.status}"

@@ -1,0 +1,381 @@
+"""The GitHub adapter: the only module that imports PyGithub.
+
+Every call goes through ``_call``, which retries 5xx answers a bounded number of times, waits
+out a rate limit when GitHub says it ends soon, and otherwise raises a ServiceError whose message
+is built here from the status and GitHub's own message. PyGithub's exceptions can carry request
+data, so their text is never shown, and the token is never part of any message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import github
+import requests
+from github import Auth, GithubException
+
+from bot.errors import ServiceError
+
+T = TypeVar("T")
+
+DEFAULT_API_URL = "https://api.github.com"
+STATUS_CONTEXT = "rampbot"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    url: str
+    state: str = "open"
+    merged: bool = False
+    merge_commit_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    state: str  # success, failure, pending, error
+    description: str
+
+
+class PullRequestAlreadyExists(ServiceError):
+    """GitHub answered 422: an open pull request for this head and base exists already."""
+
+
+class PullRequests(Protocol):
+    """What `rampbot run` and `rampbot revert` need from GitHub."""
+
+    def open_pull_requests(self, *, base: str) -> list[PullRequest]: ...
+
+    def get_pull_request(self, number: int) -> PullRequest: ...
+
+    def open_pull_request(
+        self,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str,
+        labels: Sequence[str],
+        reviewers: Sequence[str] = (),
+        team_reviewers: Sequence[str] = (),
+    ) -> PullRequest: ...
+
+    def update_pull_request(
+        self,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        add_labels: Sequence[str] = (),
+    ) -> None: ...
+
+    def comment(self, number: int, text: str) -> None: ...
+
+    def close_pull_request(self, number: int) -> None: ...
+
+    def commit_status(self, sha: str) -> CommitStatus | None: ...
+
+    def set_commit_status(
+        self, sha: str, *, state: str, description: str, target_url: str | None = None
+    ) -> None: ...
+
+    def enable_auto_merge(self, number: int) -> None: ...
+
+
+class GitHubRepository:
+    """One repository on GitHub (or GitHub Enterprise), through PyGithub."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        repository: str,
+        api_url: str = DEFAULT_API_URL,
+        attempts: int = 3,
+        max_wait: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        # retry=None: PyGithub's own retries would wait out an hour-long rate limit; _call
+        # bounds every wait instead. No pause between requests: we send a handful per run.
+        self._github = github.Github(
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            retry=None,
+            lazy=True,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            timeout=30,
+        )
+        self._repository = repository
+        self._url = f"{api_url.rstrip('/')}/repos/{repository}"
+        self._attempts = attempts
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._clock = clock
+
+    def open_pull_requests(self, *, base: str) -> list[PullRequest]:
+        """Every open pull request into ``base``: one request for up to 100."""
+        repo = self._github.get_repo(self._repository)
+
+        def fetch() -> list[PullRequest]:
+            pulls = repo.get_pulls(state="open", base=base)
+            return [_pull_request(pull.raw_data) for pull in pulls]
+
+        return self._call(f"list the open pull requests into {base}", fetch)
+
+    def get_pull_request(self, number: int) -> PullRequest:
+        _, data = self._call(
+            f"read pull request #{number}", lambda: self._request("GET", f"/pulls/{number}")
+        )
+        return _pull_request(data)
+
+    def open_pull_request(
+        self,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str,
+        labels: Sequence[str],
+        reviewers: Sequence[str] = (),
+        team_reviewers: Sequence[str] = (),
+    ) -> PullRequest:
+        _, data = self._call(
+            f"open a pull request from {head} into {base}",
+            lambda: self._request(
+                "POST",
+                "/pulls",
+                input={"title": title, "body": body, "head": head, "base": base},
+            ),
+        )
+        pull = _pull_request(data)
+        if labels:
+            self._add_labels(pull.number, labels)
+        if reviewers or team_reviewers:
+            self._call(
+                f"request reviewers on #{pull.number}",
+                lambda: self._request(
+                    "POST",
+                    f"/pulls/{pull.number}/requested_reviewers",
+                    input={"reviewers": list(reviewers), "team_reviewers": list(team_reviewers)},
+                ),
+            )
+        return PullRequest(**{**pull.__dict__, "labels": tuple(labels)})
+
+    def update_pull_request(
+        self,
+        number: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        add_labels: Sequence[str] = (),
+    ) -> None:
+        fields = {
+            key: value for key, value in (("title", title), ("body", body)) if value is not None
+        }
+        if fields:
+            self._call(
+                f"update pull request #{number}",
+                lambda: self._request("PATCH", f"/pulls/{number}", input=fields),
+            )
+        if add_labels:
+            self._add_labels(number, add_labels)
+
+    def comment(self, number: int, text: str) -> None:
+        self._call(
+            f"comment on #{number}",
+            lambda: self._request("POST", f"/issues/{number}/comments", input={"body": text}),
+        )
+
+    def close_pull_request(self, number: int) -> None:
+        self._call(
+            f"close pull request #{number}",
+            lambda: self._request("PATCH", f"/pulls/{number}", input={"state": "closed"}),
+        )
+
+    def commit_status(self, sha: str) -> CommitStatus | None:
+        """The latest ``rampbot`` status on ``sha``, if any."""
+        _, data = self._call(
+            f"read the statuses of {sha[:12]}",
+            lambda: self._request("GET", f"/commits/{sha}/status"),
+        )
+        for status in data.get("statuses") or []:
+            if status.get("context") == STATUS_CONTEXT:
+                return CommitStatus(state=status["state"], description=status["description"] or "")
+        return None
+
+    def set_commit_status(
+        self, sha: str, *, state: str, description: str, target_url: str | None = None
+    ) -> None:
+        payload: dict[str, Any] = {
+            "state": state,
+            "context": STATUS_CONTEXT,
+            # GitHub truncates nothing: a description over 140 characters is a 422.
+            "description": description if len(description) <= 140 else description[:139] + "…",
+        }
+        if target_url:
+            payload["target_url"] = target_url
+        self._call(
+            f"set the {STATUS_CONTEXT} status on {sha[:12]}",
+            lambda: self._request("POST", f"/statuses/{sha}", input=payload),
+        )
+
+    def enable_auto_merge(self, number: int) -> None:
+        pull = self._github.get_repo(self._repository).get_pull(number)
+        self._call(f"enable auto-merge on #{number}", lambda: pull.enable_automerge("MERGE"))
+
+    def _add_labels(self, number: int, labels: Iterable[str]) -> None:
+        self._call(
+            f"label #{number}",
+            lambda: self._request(
+                "POST", f"/issues/{number}/labels", input={"labels": list(labels)}
+            ),
+        )
+
+    def _request(
+        self, verb: str, path: str, *, input: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], Any]:
+        return self._github.requester.requestJsonAndCheck(
+            verb, self._url + path, input=dict(input) if input is not None else None
+        )
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        """Run one GitHub operation with bounded retries; errors become ServiceErrors."""
+        for attempt in range(1, self._attempts + 1):
+            last = attempt == self._attempts
+            try:
+                return action()
+            except GithubException as error:
+                headers = {key.lower(): value for key, value in (error.headers or {}).items()}
+                wait = _rate_limit_wait(error.status, headers, error.data, self._clock())
+                if wait is not None:
+                    if wait > self._max_wait or last:
+                        raise _rate_limited(what, headers, self._clock()) from None
+                    self._sleep(wait)
+                    continue
+                if error.status >= 500 and not last:
+                    self._sleep(min(2.0**attempt, self._max_wait))
+                    continue
+                raise _service_error(what, error.status, headers, error.data) from None
+            except requests.RequestException as error:
+                if not last:
+                    self._sleep(min(2.0**attempt, self._max_wait))
+                    continue
+                raise ServiceError(
+                    f"GitHub: could not {what}: {type(error).__name__} after {attempt} "
+                    "attempts; check GITHUB_API_URL and the network"
+                ) from None
+        raise AssertionError("unreachable")
+
+
+def _pull_request(data: Mapping[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=data["number"],
+        title=data.get("title") or "",
+        body=data.get("body") or "",
+        labels=tuple(label["name"] for label in data.get("labels") or []),
+        head_ref=data["head"]["ref"],
+        head_sha=data["head"]["sha"],
+        base_ref=data["base"]["ref"],
+        url=data.get("html_url") or "",
+        state=data.get("state") or "open",
+        merged=bool(data.get("merged") or data.get("merged_at")),
+        merge_commit_sha=data.get("merge_commit_sha"),
+    )
+
+
+def _rate_limit_wait(
+    status: int, headers: Mapping[str, str], data: Any, now: datetime
+) -> float | None:
+    """Seconds to wait when the answer is a rate limit, else None.
+
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+    """
+    if status not in (403, 429):
+        return None
+    message = str(data.get("message", "") if isinstance(data, Mapping) else "").lower()
+    limited = (
+        status == 429
+        or "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+        or "rate limit" in message
+    )
+    if not limited:
+        return None
+    if "retry-after" in headers:
+        try:
+            return max(float(headers["retry-after"]), 0.0)
+        except ValueError:
+            pass
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        try:
+            return max(float(headers["x-ratelimit-reset"]) - now.timestamp(), 0.0) + 1.0
+        except ValueError:
+            pass
+    return 60.0  # secondary limit without a header: GitHub asks for at least a minute
+
+
+def _rate_limited(what: str, headers: Mapping[str, str], now: datetime) -> ServiceError:
+    until = ""
+    reset = headers.get("x-ratelimit-reset")
+    if reset and reset.isdigit():
+        until = f" until {datetime.fromtimestamp(int(reset), UTC).isoformat(timespec='seconds')}"
+    elif "retry-after" in headers:
+        until = f" for {headers['retry-after']} s"
+    return ServiceError(
+        f"GitHub: could not {what}: rate limited{until}; the next scheduled run will try again"
+    )
+
+
+def _github_message(data: Any) -> str:
+    if not isinstance(data, Mapping):
+        return ""
+    parts = [str(data.get("message") or "")]
+    for error in data.get("errors") or []:
+        if isinstance(error, Mapping) and error.get("message"):
+            parts.append(str(error["message"]))
+        elif isinstance(error, str):
+            parts.append(error)
+    return ": ".join(part for part in parts if part)
+
+
+def _service_error(what: str, status: int, headers: Mapping[str, str], data: Any) -> ServiceError:
+    message = _github_message(data)
+    quoted = f' "{message}"' if message else ""
+    if status == 401:
+        return ServiceError(
+            f"GitHub: could not {what}: 401{quoted}; the token is missing, expired or wrong "
+            "(set GITHUB_TOKEN)"
+        )
+    if status == 403:
+        needed = headers.get("x-accepted-github-permissions")
+        hint = (
+            f"the token needs {needed} (in a workflow: add it under permissions:)"
+            if needed
+            else "the token lacks a permission (contents: write and pull-requests: write)"
+        )
+        return ServiceError(f"GitHub: could not {what}: 403{quoted}; {hint}")
+    if status == 404:
+        return ServiceError(
+            f"GitHub: could not {what}: 404{quoted}; check GITHUB_REPOSITORY and that the token "
+            "can see the repository"
+        )
+    if status == 422:
+        error_class = (
+            PullRequestAlreadyExists
+            if "a pull request already exists" in message.lower()
+            else ServiceError
+        )
+        return error_class(f"GitHub: could not {what}: 422 GitHub says{quoted}")
+    return ServiceError(f"GitHub: could not {what}: {status}{quoted}")
