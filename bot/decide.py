@@ -7,7 +7,7 @@ the network or the environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -80,6 +80,8 @@ class Plan:
     decisions: tuple[Decision, ...]
     evaluated_at: datetime
     window: str
+    # signal -> its PromQL query, for graph links and query hashes in the pull request body.
+    queries: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -133,7 +135,10 @@ def decide(
                 )
             )
     return Plan(
-        decisions=tuple(decisions), evaluated_at=now, window=format_duration(policy.bake_time)
+        decisions=tuple(decisions),
+        evaluated_at=now,
+        window=format_duration(policy.bake_time),
+        queries={signal.name: signal.query for signal in policy.signals},
     )
 
 
