@@ -7,13 +7,13 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from bot.commands.health import read_source
 from bot.commands.options import add_health_options, add_input_options
-from bot.decide import Plan, decide
-from bot.errors import InputError
+from bot.decide import LastChange, Plan, decide
 from bot.files import write_atomically
 from bot.flags import apply_changes
 from bot.health import Health
-from bot.inputs import Inputs, load_inputs, load_snapshot
+from bot.inputs import Inputs, load_inputs
 from bot.render import plan_to_json, plan_to_markdown
 
 HELP = "print what rampbot would change in the flags file, and why"
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
-    health = read_health(args, inputs)
+    health = read_health(args, inputs, environ)
     plan = make_plan(inputs, health, now=args.now)
     if args.format == "json":
         print(json.dumps(plan_to_json(plan), indent=2))
@@ -48,19 +48,25 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def read_health(args: argparse.Namespace, inputs: Inputs) -> Health:
-    if args.health is not None:
-        return load_snapshot(args.health, inputs.policy)
-    raise InputError(
-        "no health source: pass --health FILE (a snapshot), or set prometheus.url in "
-        f"{inputs.policy_path}"
-    )
+def read_health(args: argparse.Namespace, inputs: Inputs, environ: Mapping[str, str]) -> Health:
+    """Health from --health FILE, else Prometheus; secrets come from ``environ``."""
+    return read_source(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
 
 
-def make_plan(inputs: Inputs, health: Health, *, now: datetime | None) -> Plan:
-    """Decide at ``now``, else at the time the health was measured, else at the present."""
+def make_plan(
+    inputs: Inputs,
+    health: Health,
+    *,
+    now: datetime | None,
+    last_change: LastChange | None = None,
+) -> Plan:
+    """Decide at ``now``, else at the time the health was measured, else at the present.
+
+    ``last_change`` (from git history, see `rampbot run`) dates each tenant's last change for
+    the bake time; without it nothing counts as recently changed.
+    """
     moment = now or health.evaluated_at or datetime.now(UTC)
-    return decide(inputs.policy, inputs.flags, health, now=moment, last_change={})
+    return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change or {})
 
 
 def write_plan(inputs: Inputs, plan: Plan) -> None:
