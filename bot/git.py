@@ -269,3 +269,16 @@ def _mode_of(repo: git.Repo, commit: str, path: str) -> str:
 def _git_stderr(error: git.GitCommandError) -> str:
     text = str(error.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
     return " ".join(text.split()) or f"exit status {error.status}"
+
+
+def init_repository(path: Path, *, branch: str, identity: Identity, date: datetime) -> git.Repo:
+    """Make ``path`` a git repository whose one commit, dated ``date``, holds its files."""
+    repo = git.Repo.init(path, initial_branch=branch)
+    env = {
+        **identity.environment(),
+        "GIT_AUTHOR_DATE": date.isoformat(),
+        "GIT_COMMITTER_DATE": date.isoformat(),
+    }
+    repo.git.add("--all")
+    repo.git.commit("--no-verify", "-m", "Start the demo repository", env=env)
+    return repo

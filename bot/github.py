@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -19,32 +18,12 @@ import requests
 from github import Auth, GithubException
 
 from bot.errors import ServiceError
+from bot.ramp_pr import CommitStatus, PullRequest
 
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
 STATUS_CONTEXT = "rampbot"
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    number: int
-    title: str
-    body: str
-    labels: tuple[str, ...]
-    head_ref: str
-    head_sha: str
-    base_ref: str
-    url: str
-    state: str = "open"
-    merged: bool = False
-    merge_commit_sha: str | None = None
-
-
-@dataclass(frozen=True)
-class CommitStatus:
-    state: str  # success, failure, pending, error
-    description: str
 
 
 class PullRequestAlreadyExists(ServiceError):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Protocol, cast
 
-from bot.commands import apply, health, plan, publish, validate
+from bot.commands import apply, demo, health, history, plan, publish, run, validate
 
 
 class Command(Protocol):
@@ -27,5 +27,8 @@ COMMANDS: dict[str, Command] = {
     "plan": _command(plan),
     "apply": _command(apply),
     "publish": _command(publish),
+    "history": _command(history),
     "health": _command(health),
+    "run": _command(run),
+    "demo": _command(demo),
 }

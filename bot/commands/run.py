@@ -1,0 +1,538 @@
+"""rampbot run: plan from the latest base branch and propose it as one pull request per branch.
+
+The shell of the main job: it reads the environment (GITHUB_TOKEN, GITHUB_REPOSITORY,
+GITHUB_API_URL, GITHUB_WORKSPACE, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY), wires git and GitHub to
+the pure core, and does what bot/ramp_pr.py says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import git as gitrepo
+from bot.commands.options import add_health_options, add_input_options
+from bot.commands.plan import make_plan, read_health
+from bot.consistency import cross_check
+from bot.decide import Plan
+from bot.errors import ConflictError, InputError, InputErrors, ServiceError
+from bot.flags import apply_changes, parse_flags
+from bot.github import GitHubRepository, PullRequestAlreadyExists, PullRequests
+from bot.history import effective_percentages, last_changed
+from bot.inputs import Inputs, load_policy
+from bot.policy import Policy, PullRequestSettings, parse_policy
+from bot.ramp_pr import (
+    RAMP_BRANCH,
+    ROLLBACK_BRANCH,
+    BranchState,
+    Proposal,
+    PullRequest,
+    Steps,
+    labels_for,
+    next_steps,
+    split,
+)
+from bot.render import plan_to_markdown, summary_line
+from bot.trailers import commit_message, latest_decisions
+
+HELP = "open or update the ramp pull request (and a rollback one) from the latest base branch"
+
+# GitHub's own identity for commits made with a workflow's GITHUB_TOKEN.
+DEFAULT_GIT_NAME = "github-actions[bot]"
+DEFAULT_GIT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+NO_GITHUB = "did not contact GitHub (no GITHUB_TOKEN): nothing was pushed, opened or changed"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_options(parser)
+    add_health_options(parser)
+    add_git_options(parser)
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the pull request(s) rampbot would open or update, with the diff; "
+        "push nothing and change nothing on GitHub",
+    )
+
+
+def add_git_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remote", default="origin", help="the git remote to fetch from and push to"
+    )
+    parser.add_argument(
+        "--git-name",
+        metavar="NAME",
+        help=f"author of rampbot's commits (default: RAMPBOT_GIT_NAME, else {DEFAULT_GIT_NAME})",
+    )
+    parser.add_argument(
+        "--git-email",
+        metavar="EMAIL",
+        help="e-mail of rampbot's commits (default: RAMPBOT_GIT_EMAIL, else GitHub Actions')",
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one run works with, read once from the options and the environment."""
+
+    repo: Any  # git.Repo; typed loosely so this module needs no GitPython import
+    remote: str | None  # None: a local repository without that remote (dry runs only)
+    identity: gitrepo.Identity
+    github: PullRequests | None
+    dry_run: bool
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    context = make_context(args, environ, dry_run=args.dry_run)
+    outcome: Outcome | None = None
+    for attempt in (1, 2):
+        try:
+            outcome = run_once(args, environ, context)
+            break
+        except gitrepo.PushRejected as rejected:
+            # Someone moved the branch between our fetch and our push: plan again from what
+            # they pushed, once; a second rejection means a race we should not fight.
+            if attempt == 2:
+                raise ConflictError(
+                    f"{rejected}; stopped after planning again once. Run rampbot again, or "
+                    "check who else pushes to the rampbot/ branches"
+                ) from None
+            print(f"{rejected}; planning again from the latest base")
+    assert outcome is not None
+    write_action_outputs(environ, outcome)
+    return 0
+
+
+def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_run: bool) -> Context:
+    workspace = Path(environ.get("GITHUB_WORKSPACE") or ".")
+    repo = gitrepo.open_repository(workspace)
+    identity = gitrepo.Identity(
+        name=args.git_name or environ.get("RAMPBOT_GIT_NAME") or DEFAULT_GIT_NAME,
+        email=args.git_email or environ.get("RAMPBOT_GIT_EMAIL") or DEFAULT_GIT_EMAIL,
+    )
+    remote = args.remote if gitrepo.has_remote(repo, args.remote) else None
+    if remote is None and not dry_run:
+        raise InputError(
+            f"{repo.working_tree_dir}: no git remote {args.remote!r} to push to; add it, pass "
+            "--remote NAME, or use --dry-run to see what rampbot would do"
+        )
+    return Context(
+        repo=repo,
+        remote=remote,
+        identity=identity,
+        github=connect_github(environ, required=not dry_run),
+        dry_run=dry_run,
+    )
+
+
+def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepository | None:
+    """The GitHub repository named by the environment, or None without a token."""
+    token = environ.get("GITHUB_TOKEN")
+    if not token:
+        if required:
+            raise InputError(
+                "GITHUB_TOKEN is not set: rampbot needs a token to open pull requests "
+                "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }}); "
+                "use --dry-run to see what it would do without one"
+            )
+        return None
+    repository = environ.get("GITHUB_REPOSITORY")
+    if not repository or repository.count("/") != 1:
+        raise InputError(
+            f"GITHUB_REPOSITORY is {repository!r}: set it to OWNER/NAME of the repository"
+        )
+    return GitHubRepository(
+        token=token,
+        repository=repository,
+        api_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    pull_request: int | None
+
+
+def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Context) -> Outcome:
+    repo = context.repo
+    root = Path(repo.working_tree_dir)
+    policy_rel = _relative(root, args.policy)
+    # The checkout's policy names the base branch; everything else is read from that branch.
+    base = load_policy(root / policy_rel).base_branch
+    if context.remote is not None:
+        gitrepo.fetch(repo, remote=context.remote, base=base)
+        base_ref = f"{context.remote}/{base}"
+    else:
+        base_ref = base
+    base_sha = gitrepo.resolve(repo, base_ref)
+    if base_sha is None:
+        raise InputError(f"{root}: no branch {base_ref}; set base_branch in {policy_rel}")
+    inputs = load_inputs_at(repo, base_sha, policy_rel=policy_rel, flags_rel=args.flags)
+    flags_rel = str(inputs.flags_path)
+    health = read_health(args, inputs, environ)
+    now = args.now or health.evaluated_at or datetime.now(UTC)
+    baseline, recent = gitrepo.flags_versions(
+        repo, flags_rel, ref=base_sha, since=now - inputs.policy.bake_time
+    )
+    tenants = set(inputs.policy.tenants or ()) | set(health.readings)
+    for feature in inputs.flags.features.values():
+        tenants |= set(feature.tenants or ())
+    plan = make_plan(
+        inputs,
+        health,
+        now=now,
+        last_change=last_changed(baseline, recent, tenants=tenants),
+    )
+    parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
+    print(
+        f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
+        f"{summary_line(plan) or 'nothing to decide'}"
+    )
+
+    github = context.github
+    pulls = github.open_pull_requests(base=base) if github else []
+    parts = split(plan)
+    numbers: dict[str, int | None] = {}
+    # The rollback branch first: the ramp pull request's comment can then link it.
+    for branch in (ROLLBACK_BRANCH, RAMP_BRANCH):
+        part = parts[branch]
+        proposal = build_proposal(branch, part, inputs=inputs, base_sha=base_sha) if part else None
+        state = branch_state(context, branch, base_sha, flags_rel, proposal, pulls)
+        steps = next_steps(
+            branch,
+            proposal,
+            state,
+            why_nothing=_why_nothing(branch, plan),
+            status_text=(
+                f"plan stands at {now.strftime('%Y-%m-%d %H:%M')} UTC: "
+                f"{summary_line(part) if part else ''}; flags file checked against the schema"
+            ),
+            auto_merge=inputs.policy.pull_request.auto_merge_rollback,
+        )
+        steps = _note_superseded(context, steps, state, parts, numbers, flags_rel)
+        if context.dry_run:
+            show(steps, proposal, inputs, github_contacted=github is not None)
+            numbers[branch] = state.pull_request.number if state.pull_request else None
+            continue
+        assert github is not None
+        numbers[branch] = carry_out(
+            context,
+            github,
+            steps,
+            proposal,
+            state,
+            base_sha=base_sha,
+            flags_rel=flags_rel,
+            message=commit_message(part, parents) if part else "",
+            base=base,
+            settings=inputs.policy.pull_request,
+        )
+    if context.dry_run and github is None:
+        print(NO_GITHUB)
+    number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
+    return Outcome(plan=plan, pull_request=number)
+
+
+def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path | None) -> Inputs:
+    """The policy and flags file as the base commit has them, checked together."""
+    policy_text = gitrepo.read_file(repo, commit, policy_rel)
+    if policy_text is None:
+        raise InputError(f"{policy_rel}: not on the base branch ({commit[:12]}); commit it first")
+    policy: Policy = parse_policy(policy_text, source=policy_rel)
+    flags_path = str(flags_rel) if flags_rel is not None else policy.flags_file
+    flags_text = gitrepo.read_file(repo, commit, flags_path)
+    if flags_text is None:
+        raise InputError(f"{flags_path}: not on the base branch ({commit[:12]}); commit it first")
+    flags = parse_flags(flags_text, source=flags_path)
+    problems = cross_check(policy, flags, policy_source=policy_rel)
+    if problems:
+        raise InputErrors(problems)
+    return Inputs(
+        policy=policy, flags=flags, policy_path=Path(policy_rel), flags_path=Path(flags_path)
+    )
+
+
+def build_proposal(branch: str, part: Plan, *, inputs: Inputs, base_sha: str) -> Proposal:
+    """The pull request for one branch: title, body, labels, and the flags file it carries."""
+    new_text = apply_changes(inputs.flags, part.flag_changes()).text  # schema-checked
+    body = pull_request_body(part, base_sha=base_sha, prometheus_url=inputs.policy.prometheus.url)
+    return Proposal(
+        branch=branch,
+        plan=part,
+        title=pull_request_title(part),
+        body=body,
+        fingerprint=body_fingerprint(body),
+        labels=labels_for(branch, inputs.policy.pull_request.labels),
+        new_text=new_text,
+    )
+
+
+def branch_state(
+    context: Context,
+    branch: str,
+    base_sha: str,
+    flags_rel: str,
+    proposal: Proposal | None,
+    pulls: list[PullRequest],
+) -> BranchState:
+    repo = context.repo
+    remote_sha = gitrepo.resolve(repo, f"{context.remote}/{branch}") if context.remote else None
+    pull = next((p for p in pulls if p.head_ref == branch), None)
+    foreign: tuple[str, ...] = ()
+    up_to_date = False
+    if remote_sha is not None:
+        foreign = tuple(
+            f"{commit.sha[:7]} by {commit.author}"
+            for commit in gitrepo.foreign_commits(
+                repo, base=base_sha, head=remote_sha, identity=context.identity
+            )
+        )
+        up_to_date = (
+            proposal is not None
+            and gitrepo.parents_of(repo, remote_sha) == [base_sha]
+            and gitrepo.read_file(repo, remote_sha, flags_rel) == proposal.new_text
+        )
+    return BranchState(
+        pull_request=pull,
+        body_fingerprint=body_fingerprint(pull.body) if pull else None,
+        remote_sha=remote_sha,
+        up_to_date=up_to_date,
+        foreign=foreign,
+    )
+
+
+def carry_out(
+    context: Context,
+    github: PullRequests,
+    steps: Steps,
+    proposal: Proposal | None,
+    state: BranchState,
+    *,
+    base_sha: str,
+    flags_rel: str,
+    message: str,
+    base: str,
+    settings: PullRequestSettings,
+) -> int | None:
+    """Do the steps: push first, so a rejected push leaves GitHub untouched."""
+    print(steps.summary)
+    head = state.remote_sha
+    if steps.push:
+        assert proposal is not None
+        assert context.remote is not None
+        head = gitrepo.commit_file(
+            context.repo,
+            parent=base_sha,
+            path=flags_rel,
+            text=proposal.new_text,
+            message=message,
+            identity=context.identity,
+        )
+        gitrepo.push(
+            context.repo,
+            remote=context.remote,
+            commit=head,
+            branch=steps.branch,
+            expected=state.remote_sha,
+        )
+    pull = state.pull_request
+    number = pull.number if pull else None
+    if steps.open:
+        assert proposal is not None
+        try:
+            opened = github.open_pull_request(
+                head=steps.branch,
+                base=base,
+                title=proposal.title,
+                body=proposal.body,
+                labels=proposal.labels,
+                reviewers=settings.reviewers,
+                team_reviewers=settings.team_reviewers,
+            )
+            number = opened.number
+        except PullRequestAlreadyExists:
+            # Another run opened it between our listing and our request: use theirs.
+            existing = next(
+                (p for p in github.open_pull_requests(base=base) if p.head_ref == steps.branch),
+                None,
+            )
+            if existing is None:
+                raise
+            number = existing.number
+            print(f"{steps.branch}: #{number} was opened meanwhile; updating it instead")
+            github.update_pull_request(
+                number,
+                title=proposal.title if existing.title != proposal.title else None,
+                body=(
+                    proposal.body
+                    if body_fingerprint(existing.body) != proposal.fingerprint
+                    else None
+                ),
+                add_labels=[label for label in proposal.labels if label not in existing.labels],
+            )
+    elif number is not None and (steps.title or steps.body or steps.add_labels):
+        github.update_pull_request(
+            number, title=steps.title, body=steps.body, add_labels=steps.add_labels
+        )
+    for comment in steps.comments:
+        assert number is not None
+        github.comment(number, comment)
+    for status in steps.statuses:
+        sha = status.sha or head
+        assert sha is not None
+        if status.only_if_changed:
+            current = github.commit_status(sha)
+            if current and (current.state, current.description) == (
+                status.state,
+                _short(status.description),
+            ):
+                continue
+        github.set_commit_status(sha, state=status.state, description=status.description)
+        if status.comment and number is not None:
+            github.comment(number, status.comment)
+    if steps.close and number is not None:
+        github.close_pull_request(number)
+        return None
+    if steps.auto_merge and number is not None:
+        try:
+            github.enable_auto_merge(number)
+        except ServiceError as error:  # auto-merge is a convenience, not the job
+            print(f"{steps.branch}: auto-merge not enabled on #{number}: {error.message}")
+    return number
+
+
+def show(
+    steps: Steps, proposal: Proposal | None, inputs: Inputs, *, github_contacted: bool
+) -> None:
+    """Print what a real run would do on one branch: title, labels, body and diff."""
+    print(f"== {steps.summary}")
+    if proposal is None or not (steps.open or steps.push or steps.title or steps.body):
+        return
+    print(f"title: {proposal.title}")
+    print(f"labels: {', '.join(proposal.labels)}")
+    print("body:")
+    print(proposal.body.rstrip("\n"))
+    print("diff:")
+    path = str(inputs.flags_path)
+    print(
+        "".join(
+            difflib.unified_diff(
+                inputs.flags.text.splitlines(keepends=True),
+                proposal.new_text.splitlines(keepends=True),
+                fromfile=f"a/{path}",
+                tofile=f"b/{path}",
+            )
+        ),
+        end="",
+    )
+
+
+def write_action_outputs(environ: Mapping[str, str], outcome: Outcome) -> None:
+    """Step outputs and the job summary, when running in GitHub Actions."""
+    from bot import actions
+
+    if environ.get("GITHUB_OUTPUT"):
+        actions.write_outputs(
+            Path(environ["GITHUB_OUTPUT"]),
+            {
+                "pr-number": str(outcome.pull_request or ""),
+                "changed": "true" if outcome.plan.changed else "false",
+            },
+        )
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        actions.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), job_summary(outcome.plan))
+
+
+def _note_superseded(
+    context: Context,
+    steps: Steps,
+    state: BranchState,
+    parts: Mapping[str, Plan | None],
+    numbers: Mapping[str, int | None],
+    flags_rel: str,
+) -> Steps:
+    """Rollback wins: say so on a ramp pull request whose step-up a rollback replaces."""
+    rollback = parts.get(ROLLBACK_BRANCH)
+    if (
+        steps.branch != RAMP_BRANCH
+        or rollback is None
+        or state.pull_request is None
+        or state.remote_sha is None
+        or state.foreign
+    ):
+        return steps
+    repo = context.repo
+    parents = gitrepo.parents_of(repo, state.remote_sha)
+    parent = parents[0] if parents else None
+    before = effective_percentages(
+        gitrepo.read_file(repo, parent, flags_rel) if parent else None, ()
+    )
+    after = effective_percentages(gitrepo.read_file(repo, state.remote_sha, flags_rel), ())
+    if before is None or after is None:
+        return steps
+    stepped_up = {pair for pair, pct in after.items() if pct > before.get(pair, pct)}
+    superseded = [
+        f"{d.feature} for {d.tenant}"
+        for d in rollback.changes
+        if (d.feature, d.tenant) in stepped_up
+    ]
+    if not superseded:
+        return steps
+    where = f" in #{numbers[ROLLBACK_BRANCH]}" if numbers.get(ROLLBACK_BRANCH) else ""
+    note = (
+        f"Superseded by a rollback{where}: {', '.join(superseded)} rolls back instead of "
+        "stepping up, so this pull request no longer steps it up."
+    )
+    return replace(steps, comments=(*steps.comments, note))
+
+
+def _why_nothing(branch: str, plan: Plan) -> str:
+    what = "rolls back no tenant" if branch == ROLLBACK_BRANCH else "steps no tenant up or down"
+    return (
+        f"the plan at {plan.evaluated_at.isoformat(timespec='seconds')} {what} "
+        f"({summary_line(plan) or 'nothing to decide'})"
+    )
+
+
+def _relative(root: Path, path: Path) -> str:
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    try:
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise InputError(
+            f"{path}: outside the repository {root}; rampbot reads it from the base branch"
+        ) from None
+
+
+def _short(description: str) -> str:
+    return description if len(description) <= 140 else description[:139] + "…"
+
+
+# --- Rendering: bot/render.py's pull-request functions, with a plain fallback. ---
+
+
+def pull_request_title(plan: Plan) -> str:
+    changes = plan.changes
+    names = ", ".join(f"{d.feature} {d.tenant} {d.from_pct}->{d.to_pct}%" for d in changes[:3])
+    more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+    return f"rampbot: {names}{more}"
+
+
+def pull_request_body(plan: Plan, *, base_sha: str, prometheus_url: str | None) -> str:
+    return f"{plan_to_markdown(plan)}\nBase commit: {base_sha}\n"
+
+
+def body_fingerprint(body: str) -> str:
+    # Without the first line: it holds the evaluation time, which changes on every run.
+    return hashlib.sha256(body.split("\n", 1)[-1].encode()).hexdigest()
+
+
+def job_summary(plan: Plan) -> str:
+    return plan_to_markdown(plan)
