@@ -1,11 +1,66 @@
-"""Plans as text: markdown for people, JSON for scripts."""
+"""Plans as text: the pull request title and body, the job summary, JSON for scripts.
+
+Pure: the evaluation time, the base commit and the Prometheus address come in as arguments. Every
+value from outside (tenant names, alert names and annotations) goes through bot.markdown, and
+alert annotations through bot.redact first, because the body may be public.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC
 from typing import Any
 
-from bot.decide import Action, Decision, Evidence, Plan
+from bot import __version__
+from bot.decide import Action, Decision, Evidence, Plan, Verdict
+from bot.health import Alert
+from bot.markdown import code, escape, escape_html, link, query_url, title_text
+from bot.policy import format_number
+from bot.redact import redact
+
+# GitHub refuses a pull request body over 65,536 characters ("body is too long").
+PULL_REQUEST_BODY_LIMIT = 65_536
+# GitHub keeps at most 1 MiB of GITHUB_STEP_SUMMARY per step and drops the whole summary past it
+# (https://docs.github.com/en/actions/using-workflows/workflow-commands-for-github-actions
+# #step-isolation-and-limits).
+JOB_SUMMARY_LIMIT = 1024 * 1024
+METADATA_FORMAT = "rampbot-pr/1"
+MINIMUM_LIMIT = 8_192  # room for the fixed texts and the hidden block
+TITLE_LIMIT = 120
+HANDFUL = 5  # holds past this many are summarised, not listed
+NAMES_SHOWN = 8  # tenants named per line of a summary
+ALERTS_SHOWN = 20
+SUMMARY_LIMIT = 300  # characters of one alert annotation
+
+ACTIONS_IN_ORDER = (Action.ROLLBACK, Action.DOWN, Action.UP, Action.HOLD)
+ACTION_TEXT = {
+    Action.UP: "⬆️ up",
+    Action.DOWN: "⬇️ down",
+    Action.ROLLBACK: "⏪ rollback",
+    Action.HOLD: "⏸️ hold",
+}
+VERDICT_MARK = {Verdict.HEALTHY: "✅", Verdict.BREACHED: "❌", Verdict.NO_DATA: "❔"}
+MARK_LEGEND = "✅ healthy · ❌ breached · ❔ no data; each cell: measured / healthy when / window."
+
+UNDO_TEXT = """\
+### Undo, and what happens if nobody merges
+
+- **Undo after merging:** run `rampbot revert <number of this pull request>`, or press GitHub's
+  *Revert* button on it. Either opens a pull request that restores the previous percentages;
+  a tenant moved back holds until it has baked again, healthy.
+- **If nobody merges:** `flags.json` stays as it is. The next run evaluates again from the latest
+  base branch and updates this pull request, or closes it when there is nothing left to change;
+  a step up whose evidence no longer holds is withdrawn, never merged stale.
+"""
+
+_METADATA = re.compile(r"<!-- rampbot:metadata\r?\n(.*?)\r?\n-->", re.DOTALL)
+
+
+# --- JSON for scripts (`rampbot plan --format json`) -----------------------------------------
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -46,24 +101,600 @@ def _evidence_to_json(evidence: Evidence) -> dict[str, Any]:
     }
 
 
+# --- Title and summary ----------------------------------------------------------------------
+
+
 def summary_line(plan: Plan) -> str:
     """How many tenants move which way: ``2 up, 1 rollback, 9 hold``."""
     counts = Counter(decision.action for decision in plan.decisions)
     return ", ".join(f"{counts[action]} {action.value}" for action in Action if counts[action])
 
 
-def plan_to_markdown(plan: Plan) -> str:
-    """The plan as a markdown table, one row per tenant and feature."""
-    lines = [
-        f"**rampbot plan** at {plan.evaluated_at.isoformat(timespec='seconds')}, "
-        f"health judged over {plan.window}: {summary_line(plan) or 'nothing to decide'}",
-        "",
-        "| feature | tenant | from | to | action | reasons |",
-        "|---|---|---|---|---|---|",
+def pull_request_title(plan: Plan) -> str:
+    """What merging does, in one line of at most 120 characters."""
+    for detail in (3, 2, 1, 0):
+        title = _title(plan, detail=detail)
+        if len(title) <= TITLE_LIMIT:
+            return title
+    return title[: TITLE_LIMIT - 1] + "…"
+
+
+def _title(plan: Plan, *, detail: int) -> str:
+    """Detail 3 names everything; each level below counts more instead of naming."""
+    parts = []
+    verbs = ((Action.ROLLBACK, "rollback"), (Action.DOWN, "step down"), (Action.UP, "ramp"))
+    for action, verb in verbs:
+        moved = [d for d in plan.changes if d.action is action]
+        if moved:
+            parts.append(_title_part(verb, moved, detail=detail))
+    holds = sum(d.action is Action.HOLD for d in plan.decisions)
+    if len({d.feature for d in plan.decisions}) <= 1:
+        parts.append(f"hold {_count(holds, 'tenant')}")
+    elif holds:
+        parts.append(_count(holds, "hold"))
+    title = "; ".join(parts)
+    return title[:1].upper() + title[1:] if plan.changed else f"No change: {title}"
+
+
+def _title_part(verb: str, decisions: Sequence[Decision], *, detail: int) -> str:
+    features = _unique(d.feature for d in decisions)
+    tenants = _unique(d.tenant for d in decisions)
+    targets = {d.to_pct for d in decisions}
+    if detail or len(features) == 1:
+        feature_text = ", ".join(title_text(f, limit=30) for f in features)
+    else:
+        feature_text = _count(len(features), "feature")
+    target = f" to {targets.pop()}%" if len(targets) == 1 else ""
+    if detail == 3 or (detail and len(tenants) <= 3) or len(tenants) == 1:
+        tenant_text = ", ".join(title_text(t, limit=30) for t in tenants)
+    else:
+        tenant_text = _count(len(tenants), "tenant")
+    reason = ""
+    if detail >= 2 and verb == "rollback" and len(decisions) == 1:
+        reason = f" ({title_text(_short_reason(decisions[0]), limit=60)})"
+    return f"{verb} {feature_text}{target} for {tenant_text}{reason}"
+
+
+def _short_reason(decision: Decision) -> str:
+    """The first thing that forced a rollback: ``divergence 4 > 0``, ``alert X``, ``no data``."""
+    for evidence in decision.evidence:
+        if (
+            evidence.verdict is Verdict.BREACHED
+            and evidence.critical
+            and evidence.value is not None
+        ):
+            return (
+                f"{evidence.signal} {format_number(evidence.value)} "
+                f"{evidence.condition.breach_text()}"
+            )
+    if decision.alerts:
+        return f"alert {decision.alerts[0].name}"
+    for evidence in decision.evidence:
+        if evidence.verdict is Verdict.BREACHED and evidence.value is not None:
+            return (
+                f"{evidence.signal} {format_number(evidence.value)} "
+                f"{evidence.condition.breach_text()}"
+            )
+    return "no data"
+
+
+def _unit(plan: Plan) -> str:
+    """Holds count decisions; with one feature each decision is one tenant."""
+    return "tenant" if len({d.feature for d in plan.decisions}) <= 1 else "tenant/feature pair"
+
+
+def _count(number: int, unit: str) -> str:
+    return f"{number:,} {unit}{'' if number == 1 else 's'}"
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _moment(plan: Plan) -> str:
+    return plan.evaluated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _summary_paragraph(plan: Plan, *, base_commit: str | None) -> str:
+    counts = Counter(d.action for d in plan.decisions)
+    tenants = len({d.tenant for d in plan.decisions})
+    features = len({d.feature for d in plan.decisions})
+    verbs = {
+        Action.UP: ("steps up", "step up"),
+        Action.DOWN: ("steps down", "step down"),
+        Action.ROLLBACK: ("rolls back", "roll back"),
+        Action.HOLD: ("holds", "hold"),
+    }
+    moves = ", ".join(
+        f"**{counts[action]:,} {verbs[action][counts[action] != 1]}**"
+        for action in ACTIONS_IN_ORDER
+        if counts[action]
+    )
+    base = f" from base commit {code(base_commit[:12])}" if base_commit else ""
+    text = (
+        f"Evaluated at {_moment(plan)}{base}, health judged over {plan.window}: of "
+        f"{_count(len(plan.decisions), 'decision')} ({_count(tenants, 'tenant')}, "
+        f"{_count(features, 'feature')}), {moves or 'none'}."
+    )
+    why = [
+        f"{escape(d.feature, limit=40)} for {escape(d.tenant, limit=40)}: "
+        f"{escape(d.reasons[0], limit=160)}"
+        for d in _in_order(plan.changes)[:3]
+        if d.reasons
     ]
-    for decision in plan.decisions:
-        lines.append(
-            f"| {decision.feature} | {decision.tenant} | {decision.from_pct}% | "
-            f"{decision.to_pct}% | {decision.action.value} | {'; '.join(decision.reasons)} |"
-        )
+    if why:
+        more = len(plan.changes) - len(why)
+        text += " Why: " + "; ".join(why) + (f"; and {more:,} more" if more > 0 else "") + "."
+    elif not plan.changed:
+        text += " Nothing changes in the flags file."
+    return text + "\n"
+
+
+def _in_order(decisions: Iterable[Decision]) -> list[Decision]:
+    rank = {action: index for index, action in enumerate(ACTIONS_IN_ORDER)}
+    return sorted(decisions, key=lambda d: rank[d.action])
+
+
+def _counts_table(plan: Plan) -> str:
+    counts = Counter((d.feature, d.action) for d in plan.decisions)
+    lines = [
+        "| feature | " + " | ".join(ACTION_TEXT[a] for a in ACTIONS_IN_ORDER) + " |",
+        "|---|" + "---:|" * len(ACTIONS_IN_ORDER),
+    ]
+    for feature in _unique(d.feature for d in plan.decisions):
+        cells = [f"{counts[feature, action]:,}" for action in ACTIONS_IN_ORDER]
+        lines.append(f"| {escape(feature, limit=60)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# --- Tables ---------------------------------------------------------------------------------
+
+
+def bar(pct: int, *, width: int = 10) -> str:
+    """A text bar of a percentage: ``█████░░░░░ 50%``; any exposure shows at least one block."""
+    filled = (pct * width + 50) // 100
+    if pct > 0:
+        filled = max(filled, 1)
+    filled = min(filled, width)
+    return "█" * filled + "░" * (width - filled) + f" {pct}%"
+
+
+def _signals(plan: Plan) -> list[str]:
+    names = list(plan.queries)
+    for decision in plan.decisions[:1]:
+        names += [e.signal for e in decision.evidence if e.signal not in names]
+    return names
+
+
+def graph_link(prometheus_url: str, query: str, *, plan: Plan) -> str:
+    """Prometheus' graph page for ``query`` over the window judged, ending at evaluation time."""
+    # The classic UI's parameters, which the new UI (Prometheus >= 2.34) also reads.
+    end = plan.evaluated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return query_url(
+        prometheus_url,
+        "/graph",
+        {"g0.expr": query, "g0.tab": "0", "g0.range_input": plan.window, "g0.end_input": end},
+    )
+
+
+def _header(plan: Plan, signals: Sequence[str], *, prometheus_url: str | None) -> str:
+    cells = ["feature", "tenant", "from → to", "rollout", "action"]
+    for signal in signals:
+        label = escape(signal, limit=40)
+        query = plan.queries.get(signal)
+        if prometheus_url and query:
+            label = link(label, graph_link(prometheus_url, query, plan=plan))
+        cells.append(label)
+    cells.append("why")
+    return "| " + " | ".join(cells) + " |\n" + "|---" * len(cells) + "|\n"
+
+
+def _evidence_cell(evidence: Evidence | None) -> str:
+    if evidence is None:
+        return "—"
+    if evidence.value is None:
+        measured = "no data"
+    elif evidence.verdict is Verdict.NO_DATA and evidence.samples is not None:
+        measured = f"{evidence.samples} samples"
+    else:
+        measured = f"{escape(evidence.aggregate)} {format_number(evidence.value)}"
+    critical = " (critical)" if evidence.critical and evidence.verdict is Verdict.BREACHED else ""
+    return (
+        f"{VERDICT_MARK[evidence.verdict]} {measured} / {evidence.condition} / "
+        f"{escape(evidence.window)}{critical}"
+    )
+
+
+def _why(decision: Decision) -> str:
+    """What the signal cells do not show: an alert, a pause, the bake time, a bound."""
+    shown = {str(evidence) for evidence in decision.evidence}
+    extra = [reason for reason in decision.reasons if reason not in shown]
+    if extra:
+        return escape("; ".join(extra), limit=200)
+    if decision.action is Action.UP:
+        return "all signals healthy"
+    if any(e.verdict is Verdict.NO_DATA for e in decision.evidence):
+        return "no data"
+    if decision.action is Action.ROLLBACK:
+        return "critical breach"
+    return "breach" if decision.action is Action.DOWN else ""
+
+
+def _row(decision: Decision, signals: Sequence[str]) -> str:
+    by_signal = {evidence.signal: evidence for evidence in decision.evidence}
+    cells = [
+        escape(decision.feature, limit=60),
+        escape(decision.tenant, limit=80),
+        f"{decision.from_pct}% → {decision.to_pct}%",
+        bar(decision.to_pct),
+        ACTION_TEXT[decision.action],
+        *(_evidence_cell(by_signal.get(signal)) for signal in signals),
+        _why(decision),
+    ]
+    return "| " + " | ".join(cells) + " |\n"
+
+
+def _table(
+    plan: Plan,
+    decisions: Sequence[Decision],
+    *,
+    prometheus_url: str | None,
+    budget: int | None,
+    measure: Callable[[str], int],
+) -> tuple[str, int]:
+    """A table of ``decisions`` within ``budget``; returns it and how many rows it holds."""
+    signals = _signals(plan)
+    text = _header(plan, signals, prometheus_url=prometheus_url)
+    used = measure(text)
+    rows = []
+    for decision in decisions:
+        row = _row(decision, signals)
+        size = measure(row)
+        if budget is not None and used + size > budget:
+            break
+        rows.append(row)
+        used += size
+    return text + "".join(rows), len(rows)
+
+
+# --- Sections -------------------------------------------------------------------------------
+
+
+def _hold_kind(decision: Decision) -> str:
+    # The reasons are written by bot.decide; a pause comes first there too.
+    reasons = " ".join(decision.reasons)
+    if " is paused" in reasons:
+        return "paused"
+    if any(e.verdict is Verdict.NO_DATA for e in decision.evidence):
+        return "no data"
+    if "held after a rollback" in reasons:
+        return "held after a rollback"
+    if "less than the bake time" in reasons:
+        return "baking"
+    if "already at the maximum" in reasons:
+        return "at the maximum"
+    if "already at the minimum" in reasons:
+        return "at the minimum"
+    return "other"
+
+
+def _holds_summary(holds: Sequence[Decision]) -> str:
+    groups: dict[str, list[Decision]] = {}
+    for decision in holds:
+        groups.setdefault(_hold_kind(decision), []).append(decision)
+    lines = [f"**{_count(len(holds), 'hold')}**, by reason:", ""]
+    for kind, members in sorted(groups.items(), key=lambda item: -len(item[1])):
+        names = ", ".join(
+            f"{escape(d.tenant, limit=40)} ({escape(d.feature, limit=30)})"
+            for d in members[:NAMES_SHOWN]
+        )
+        more = f" and {len(members) - NAMES_SHOWN:,} more" if len(members) > NAMES_SHOWN else ""
+        lines.append(f"- {kind}: {len(members):,} — {names}{more}")
+    return "\n".join(lines) + "\n"
+
+
+def _alerts_section(plan: Plan) -> str:
+    seen: dict[Alert, list[Decision]] = {}
+    for decision in plan.decisions:
+        if decision.action is Action.ROLLBACK:
+            for alert in decision.alerts:
+                seen.setdefault(alert, []).append(decision)
+    if not seen:
+        return ""
+    lines = ["### Firing alerts that drove a rollback", ""]
+    for alert, decisions in list(seen.items())[:ALERTS_SHOWN]:
+        where = ", ".join(
+            f"{escape(d.tenant, limit=40)} ({escape(d.feature, limit=30)})" for d in decisions[:4]
+        )
+        if len(decisions) > 4:
+            where += f" and {len(decisions) - 4:,} more"
+        summary = escape(redact(alert.summary), limit=SUMMARY_LIMIT) if alert.summary else "—"
+        severity = escape(alert.severity or "no severity", limit=30)
+        lines.append(f"> **{escape(alert.name, limit=80)}** · {severity} · {where}: {summary}")
+        lines.append("")
+    if len(seen) > ALERTS_SHOWN:
+        lines.append(f"…and {len(seen) - ALERTS_SHOWN:,} more alerts.\n")
+    return "\n".join(lines)
+
+
+def _signals_section(plan: Plan, *, prometheus_url: str | None) -> str:
+    if not plan.queries:
+        return ""
+    lines = ["### Signals", ""]
+    evidence = {e.signal: e for d in plan.decisions[:1] for e in d.evidence}
+    for name, query in plan.queries.items():
+        known = evidence.get(name)
+        judged = (
+            f"{escape(known.aggregate)} over {escape(known.window)}, healthy when "
+            f"{known.condition}{', critical' if known.critical else ''}"
+            if known
+            else f"over {plan.window}"
+        )
+        graph = ""
+        if prometheus_url:
+            graph = " · " + link(
+                f"graph at {plan.evaluated_at.astimezone(UTC):%H:%M} UTC",
+                graph_link(prometheus_url, query, plan=plan),
+            )
+        shown = query if len(query) <= 200 else query[:199] + "…"
+        lines.append(f"- **{escape(name, limit=60)}**: {judged} · {code(shown)}{graph}")
+    return "\n".join(lines) + "\n"
+
+
+def _details(summary: str, body: str) -> str:
+    # The blank line after <summary> lets GitHub read markdown inside the HTML block.
+    return f"<details>\n<summary>{escape_html(summary)}</summary>\n\n{body}\n</details>\n"
+
+
+# --- Machine-readable block -----------------------------------------------------------------
+
+
+def _query_hashes(plan: Plan) -> dict[str, str]:
+    return {
+        name: "sha256:" + hashlib.sha256(query.encode()).hexdigest()[:16]
+        for name, query in plan.queries.items()
+    }
+
+
+def _decision_entry(decision: Decision) -> list[Any]:
+    return [
+        decision.tenant,
+        decision.feature,
+        decision.from_pct,
+        decision.to_pct,
+        decision.action.value,
+    ]
+
+
+def plan_fingerprint(plan: Plan, *, base_commit: str) -> str:
+    """What a ramp pull request claims, hashed: base commit, queries and every decision.
+
+    Measured values and the evaluation time are left out on purpose: they change on every run,
+    and a pull request whose decisions are the same need not be edited.
+    """
+    claim = {
+        "format": METADATA_FORMAT,
+        "base_commit": base_commit,
+        "queries": _query_hashes(plan),
+        "decisions": sorted(_decision_entry(d) for d in plan.decisions),
+    }
+    canonical = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
+    """The hidden JSON block; it lists as many decisions as fit in ``budget``, changes first."""
+    counts = Counter(d.action.value for d in plan.decisions)
+    document: dict[str, Any] = {
+        "format": METADATA_FORMAT,
+        "rampbot": __version__,
+        "evaluated_at": plan.evaluated_at.astimezone(UTC).isoformat(timespec="seconds"),
+        "window": plan.window,
+        "base_commit": base_commit,
+        "queries": _query_hashes(plan),
+        "counts": {action.value: counts[action.value] for action in Action},
+        "fingerprint": plan_fingerprint(plan, base_commit=base_commit),
+        "decisions_total": len(plan.decisions),
+        "decisions": [],
+    }
+    used = len(_comment(document))
+    for decision in [*plan.changes, *(d for d in plan.decisions if not d.changed)]:
+        entry = _decision_entry(decision)
+        size = len(_json(entry)) + 1
+        if used + size > budget:
+            break
+        document["decisions"].append(entry)
+        used += size
+    document["decisions_complete"] = len(document["decisions"]) == len(plan.decisions)
+    return _comment(document)
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # An HTML comment ends at `-->` (or `--!>`): no `>` may appear, and `<` and `&` for symmetry.
+    # They can occur only inside JSON strings, where \\u escapes mean the same.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _comment(document: dict[str, Any]) -> str:
+    return f"<!-- rampbot:metadata\n{_json(document)}\n-->\n"
+
+
+def read_body_metadata(body: str) -> dict[str, Any] | None:
+    """The hidden block rampbot wrote into a pull request body, or None if there is none."""
+    for match in reversed(list(_METADATA.finditer(body))):
+        try:
+            document = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(document, dict) and str(document.get("format", "")).startswith("rampbot-pr/"):
+            return document
+    return None
+
+
+def body_fingerprint(body: str) -> str:
+    """The fingerprint stored in a body's hidden block, else a hash of the whole body.
+
+    rampbot edits an open pull request only when the new body's fingerprint differs from the
+    old one. The stored fingerprint is ``plan_fingerprint``: the base commit, the query hashes
+    and every decision (tenant, feature, from, to, action), not the measured values nor the
+    time, which differ on every run; so an unchanged plan leaves the pull request alone. A body
+    without the block (a person replaced it) gets a hash of its text, which never equals a
+    plan's, so rampbot writes its body again.
+    """
+    metadata = read_body_metadata(body)
+    if metadata is not None and isinstance(metadata.get("fingerprint"), str):
+        return str(metadata["fingerprint"])
+    return "body:sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+# --- Whole documents ------------------------------------------------------------------------
+
+
+def github_length(text: str) -> int:
+    """Characters as GitHub may count them: UTF-16 units, never fewer than code points."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf8_length(text: str) -> int:
+    """Bytes in UTF-8: what the step summary limit counts."""
+    return len(text.encode())
+
+
+def pull_request_body(
+    plan: Plan,
+    *,
+    base_commit: str,
+    prometheus_url: str | None = None,
+    limit: int = PULL_REQUEST_BODY_LIMIT,
+) -> str:
+    """The body of the ramp pull request, always within ``limit`` characters."""
+    if limit < MINIMUM_LIMIT:
+        raise ValueError(
+            f"limit {limit} is too small for a pull request body (at least {MINIMUM_LIMIT})"
+        )
+    metadata = _metadata_block(plan, base_commit=base_commit, budget=limit // 4)
+    tail = UNDO_TEXT + "\n" + metadata
+    return _document(
+        plan,
+        heading=None,
+        base_commit=base_commit,
+        prometheus_url=prometheus_url,
+        tail=tail,
+        limit=limit,
+        measure=github_length,
+        full_table_partial=False,
+    )
+
+
+def job_summary(plan: Plan, *, prometheus_url: str | None = None) -> str:
+    """The plan for ``GITHUB_STEP_SUMMARY``, within GitHub's 1 MiB per step."""
+    return _document(
+        plan,
+        heading=f"## {escape(pull_request_title(plan))}\n",
+        base_commit=None,
+        prometheus_url=prometheus_url,
+        tail="",
+        limit=JOB_SUMMARY_LIMIT,
+        measure=utf8_length,
+        full_table_partial=True,
+    )
+
+
+def plan_to_markdown(plan: Plan, *, prometheus_url: str | None = None) -> str:
+    """The plan for a terminal (``rampbot plan``): the job summary's content, every row."""
+    return _document(
+        plan,
+        heading=f"## {escape(pull_request_title(plan))}\n",
+        base_commit=None,
+        prometheus_url=prometheus_url,
+        tail="",
+        limit=None,
+        measure=utf8_length,
+        full_table_partial=True,
+    )
+
+
+def _document(
+    plan: Plan,
+    *,
+    heading: str | None,
+    base_commit: str | None,
+    prometheus_url: str | None,
+    tail: str,
+    limit: int | None,
+    measure: Callable[[str], int],
+    full_table_partial: bool,
+) -> str:
+    changes = _in_order(plan.changes)
+    holds = [d for d in plan.decisions if not d.changed]
+    head = [
+        *([heading] if heading else []),
+        _summary_paragraph(plan, base_commit=base_commit),
+        _counts_table(plan),
+    ]
+    notes = [_alerts_section(plan), _signals_section(plan, prometheus_url=prometheus_url)]
+    fixed = "\n".join(part for part in [*head, *notes, tail] if part)
+    # Room left for the tables; a margin covers the joins and the notes on what was left out.
+    room = None if limit is None else limit - measure(fixed) - 1_000
+
+    sections = []
+    if changes:
+        table, shown = _table(
+            plan, changes, prometheus_url=prometheus_url, budget=room, measure=measure
+        )
+        text = "### Changes\n\n" + table
+        if shown < len(changes):
+            text += (
+                f"\n…and {len(changes) - shown:,} more changes, left out to fit; the job "
+                "summary of the workflow run and `rampbot plan` list them all.\n"
+            )
+        sections.append(text)
+        if room is not None:
+            room -= measure(text)
+    if holds and len(holds) <= HANDFUL and len(plan.decisions) > len(holds):
+        table, shown = _table(
+            plan, holds, prometheus_url=prometheus_url, budget=room, measure=measure
+        )
+        if shown == len(holds):
+            sections.append("### Holds\n\n" + table)
+            holds = []
+            if room is not None:
+                room -= measure(table)
+    if holds:
+        text = "### Holds\n\n" + _holds_summary(holds)
+        sections.append(text)
+        if room is not None:
+            room -= measure(text)
+    sections.append(MARK_LEGEND + "\n")
+
+    everything = _in_order(plan.decisions)
+    table, shown = _table(
+        plan, everything, prometheus_url=prometheus_url, budget=room, measure=measure
+    )
+    title = f"All {_count(len(everything), 'decision')}"
+    if shown == len(everything):
+        sections.append(_details(title, table))
+    elif full_table_partial and shown > 0:
+        left_out = len(everything) - shown
+        sections.append(
+            _details(
+                f"{title}: the first {shown:,}",
+                table + f"\n…and {left_out:,} more; `rampbot plan --format json` lists them all.\n",
+            )
+        )
+    else:
+        sections.append(
+            f"The full table of {_count(len(everything), 'decision')} does not fit here: it is "
+            "in the job summary of the workflow run, and `rampbot plan` prints it.\n"
+        )
+    parts = [*head, *sections, *notes, tail]
+    document = "\n".join(part for part in parts if part)
+    if limit is not None and measure(document) > limit:
+        # Only a limit far below GitHub's gets here: keep the hidden block, cut the prose.
+        keep = limit - measure(tail) - 2
+        prose = "\n".join(part for part in [*head, *sections, *notes] if part)
+        while measure(prose) > keep and prose:
+            prose = prose[: max(len(prose) - max(measure(prose) - keep, 1), 0)]
+        document = prose + "\n" + tail if tail else prose
+    return document
