@@ -1,0 +1,728 @@
+"""The REST endpoints: what GitHub does for each (method, path template) the double serves.
+
+Handlers run under the server's lock, one at a time, so two clients racing to open the same
+pull request end with one PR and one 422, as on GitHub.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from .gitrepo import BareRepo, GitError
+from .objects import Renderer
+from .state import Comment, Pull, State, Status, now_iso
+
+DOCS = "https://docs.github.com/rest"
+SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class ApiError(Exception):
+    """An error answer, shaped like GitHub's."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        docs: str = DOCS,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: dict[str, Any] = {"message": message, "documentation_url": docs}
+        if errors is not None:
+            self.body["errors"] = errors
+        self.headers = headers or {}
+
+
+def validation_failed(*errors: dict[str, Any]) -> ApiError:
+    """GitHub's 422: {"message": "Validation Failed", "errors": [...]}."""
+    return ApiError(422, "Validation Failed", errors=list(errors))
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    method: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    login: str
+
+
+@dataclass
+class Answer:
+    """A handler's answer."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], Answer]
+
+
+class Api:
+    """GitHub's behaviour for one repository, over a bare git repository and `State`."""
+
+    def __init__(
+        self,
+        *,
+        repo: BareRepo,
+        render: Renderer,
+        state: State,
+        required_contexts: tuple[str, ...],
+    ) -> None:
+        self.repo = repo
+        self.render = render
+        self.state = state
+        self.required_contexts = required_contexts
+        get, post, put, patch, delete = "get", "post", "put", "patch", "delete"
+        base = "/repos/{owner}/{repo}"
+        self.routes: dict[tuple[str, str], Handler] = {
+            (get, "/user"): self.get_user,
+            (get, "/rate_limit"): self.get_rate_limit,
+            (get, base): self.get_repo,
+            (get, f"{base}/branches/{{branch}}"): self.get_branch,
+            (get, f"{base}/git/ref/{{ref}}"): self.get_ref,
+            (get, f"{base}/git/matching-refs/{{ref}}"): self.matching_refs,
+            (post, f"{base}/git/refs"): self.create_ref,
+            (patch, f"{base}/git/refs/{{ref}}"): self.update_ref,
+            (delete, f"{base}/git/refs/{{ref}}"): self.delete_ref,
+            (get, f"{base}/pulls"): self.list_pulls,
+            (post, f"{base}/pulls"): self.create_pull,
+            (get, f"{base}/pulls/{{pull_number}}"): self.get_pull,
+            (patch, f"{base}/pulls/{{pull_number}}"): self.edit_pull,
+            (get, f"{base}/pulls/{{pull_number}}/commits"): self.pull_commits,
+            (get, f"{base}/pulls/{{pull_number}}/merge"): self.is_merged,
+            (put, f"{base}/pulls/{{pull_number}}/merge"): self.merge,
+            (post, f"{base}/pulls/{{pull_number}}/requested_reviewers"): self.request_reviewers,
+            (get, f"{base}/issues/{{issue_number}}"): self.get_issue,
+            (patch, f"{base}/issues/{{issue_number}}"): self.edit_issue,
+            (get, f"{base}/issues/{{issue_number}}/comments"): self.list_comments,
+            (post, f"{base}/issues/{{issue_number}}/comments"): self.create_comment,
+            (patch, f"{base}/issues/comments/{{comment_id}}"): self.edit_comment,
+            (get, f"{base}/issues/{{issue_number}}/labels"): self.issue_labels,
+            (post, f"{base}/issues/{{issue_number}}/labels"): self.add_labels,
+            (put, f"{base}/issues/{{issue_number}}/labels"): self.set_labels,
+            (delete, f"{base}/issues/{{issue_number}}/labels/{{name}}"): self.remove_label,
+            (get, f"{base}/labels"): self.list_labels,
+            (post, f"{base}/labels"): self.create_label,
+            (get, f"{base}/labels/{{name}}"): self.get_label,
+            (post, f"{base}/statuses/{{sha}}"): self.create_status,
+            (get, f"{base}/commits/{{ref}}"): self.get_commit,
+            (get, f"{base}/commits/{{ref}}/status"): self.combined_status,
+            (get, f"{base}/commits/{{ref}}/statuses"): self.list_statuses,
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def check_repo(self, call: Call) -> None:
+        """404 for any repository but the one served."""
+        owner, name = call.params.get("owner"), call.params.get("repo")
+        if owner is not None and (owner, name) != (self.render.owner, self.render.name):
+            raise ApiError(404, "Not Found", docs=f"{DOCS}/repos/repos#get-a-repository")
+
+    def pull(self, call: Call, key: str = "pull_number") -> Pull:
+        """The PR a path names, refreshed from git; 404 if there is none."""
+        try:
+            pull = self.state.pulls[int(call.params[key])]
+        except (KeyError, ValueError):
+            raise ApiError(404, "Not Found") from None
+        self.refresh(pull)
+        return pull
+
+    def refresh(self, pull: Pull) -> None:
+        """Bring an open PR up to date with git, as GitHub does after every push."""
+        if pull.state != "open":
+            return
+        head = self.repo.resolve(f"refs/heads/{pull.head}")
+        base = self.repo.resolve(f"refs/heads/{pull.base}")
+        if base:
+            pull.last_base_sha = base
+        if head is None:
+            # GitHub closes a PR whose head branch is deleted.
+            pull.state, pull.closed_at = "closed", now_iso()
+            pull.touch()
+            return
+        if head != pull.last_head_sha:
+            pull.last_head_sha = head
+            pull.touch()
+        if base and head != base and self.repo.is_ancestor(head, base):
+            # Someone pushed the head's commits to the base: GitHub marks the PR merged.
+            pull.state, pull.closed_at, pull.merged_at = "closed", now_iso(), now_iso()
+            pull.merge_commit_sha, pull.merged_by = head, pull.user
+
+    def mergeable(self, pull: Pull) -> bool | None:
+        """Whether an open PR merges without conflict (None once closed, as on GitHub)."""
+        if pull.state != "open":
+            return None
+        return self.repo.merge_tree(pull.last_base_sha, pull.last_head_sha).tree is not None
+
+    def full_pull(self, pull: Pull) -> dict[str, Any]:
+        """The pull-request body for one PR."""
+        commits = len(self.repo.commits_between(pull.last_base_sha, pull.last_head_sha))
+        return self.render.pull(pull, mergeable=self.mergeable(pull), commits=commits)
+
+    def page(self, call: Call, items: list[Any], path: str) -> Answer:
+        """One page of a list, with GitHub's Link header."""
+        try:
+            per_page = min(int(call.query.get("per_page", "30")), 100)
+            number = max(int(call.query.get("page", "1")), 1)
+        except ValueError:
+            raise validation_failed({"field": "page", "code": "invalid"}) from None
+        chunk = items[(number - 1) * per_page : number * per_page]
+        links = []
+        last = max((len(items) + per_page - 1) // per_page, 1)
+        url = f"{self.render.api}{path}"
+        extra = {k: v for k, v in call.query.items() if k not in ("page", "per_page")}
+        for rel, target in (("next", number + 1), ("last", last)):
+            if number < last:
+                query = urlencode({**extra, "per_page": per_page, "page": target})
+                links.append(f'<{url}?{query}>; rel="{rel}"')
+        return Answer(200, chunk, {"Link": ", ".join(links)} if links else {})
+
+    def status_ok(self, sha: str) -> bool:
+        """Whether every required status context is `success` on a commit."""
+        latest = {s.context: s.state for s in self.state.statuses.get(sha, [])}
+        return all(latest.get(context) == "success" for context in self.required_contexts)
+
+    # -- account and repository -------------------------------------------------------------
+
+    def get_user(self, call: Call) -> Answer:
+        """GET /user."""
+        from .spec import deep_merge, fill
+
+        body = deep_merge(fill("public-user"), self.render.user(call.login))
+        body |= {"user_view_type": "public", "created_at": now_iso(), "updated_at": now_iso()}
+        return Answer(200, body)
+
+    def get_rate_limit(self, call: Call) -> Answer:
+        """GET /rate_limit (does not count against the limit on GitHub either)."""
+        from .spec import fill
+
+        core = {"limit": 5000, "remaining": 4999, "reset": 0, "used": 1}
+        body = fill("rate-limit-overview")
+        body["resources"] = {"core": core, "search": core}
+        body["rate"] = core
+        return Answer(200, body)
+
+    def get_repo(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}."""
+        self.check_repo(call)
+        return Answer(200, self.render.repository())
+
+    def get_branch(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/branches/{branch}."""
+        self.check_repo(call)
+        branch = call.params["branch"]
+        sha = self.repo.resolve(f"refs/heads/{branch}")
+        if sha is None:
+            raise ApiError(404, "Branch not found", docs=f"{DOCS}/branches/branches#get-a-branch")
+        return Answer(200, self.render.branch(branch, sha))
+
+    # -- git refs ---------------------------------------------------------------------------
+
+    def get_ref(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/git/ref/{ref} (ref like heads/main)."""
+        self.check_repo(call)
+        ref = f"refs/{call.params['ref']}"
+        sha = self.repo.refs(call.params["ref"]).get(ref)
+        if sha is None:
+            raise ApiError(404, "Not Found", docs=f"{DOCS}/git/refs#get-a-reference")
+        return Answer(200, self.render.ref(ref, sha))
+
+    def matching_refs(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/git/matching-refs/{ref} (prefix match)."""
+        self.check_repo(call)
+        refs = self.repo.refs(call.params["ref"])
+        items = [self.render.ref(name, sha) for name, sha in sorted(refs.items())]
+        return self.page(call, items, f"/repos/{self.render.full_name}/git/matching-refs/")
+
+    def create_ref(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/git/refs."""
+        self.check_repo(call)
+        ref, sha = call.body.get("ref", ""), call.body.get("sha", "")
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            raise ApiError(422, "Reference name must start with 'refs/' and have two slashes")
+        if self.repo.resolve(sha) is None:
+            raise ApiError(422, "Object does not exist")
+        if self.repo.resolve(ref) is not None:
+            raise ApiError(422, "Reference already exists")
+        self.repo.update_ref(ref, sha, old="")
+        body = self.render.ref(ref, sha)
+        return Answer(201, body, {"Location": body["url"]})
+
+    def update_ref(self, call: Call) -> Answer:
+        """PATCH /repos/{owner}/{repo}/git/refs/{ref}: fast-forward unless force."""
+        self.check_repo(call)
+        ref = f"refs/{call.params['ref']}"
+        old = self.repo.resolve(ref)
+        new = call.body.get("sha", "")
+        if old is None:
+            raise ApiError(422, "Reference does not exist")
+        if self.repo.resolve(new) is None:
+            raise ApiError(422, "Object does not exist")
+        if not call.body.get("force") and not self.repo.is_ancestor(old, new):
+            raise ApiError(422, "Update is not a fast forward")
+        self.repo.update_ref(ref, new, old=old)
+        return Answer(200, self.render.ref(ref, new))
+
+    def delete_ref(self, call: Call) -> Answer:
+        """DELETE /repos/{owner}/{repo}/git/refs/{ref}."""
+        self.check_repo(call)
+        ref = f"refs/{call.params['ref']}"
+        if ref == f"refs/heads/{self.render.default_branch}":
+            raise ApiError(422, "Cannot delete the default branch")
+        if self.repo.resolve(ref) is None:
+            raise ApiError(422, "Reference does not exist")
+        self.repo.delete_ref(ref)
+        for pull in self.state.pulls.values():
+            self.refresh(pull)
+        return Answer(204)
+
+    # -- pull requests ----------------------------------------------------------------------
+
+    def list_pulls(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/pulls?state=&head=owner:branch&base=&sort=&direction=."""
+        self.check_repo(call)
+        for pull in self.state.pulls.values():
+            self.refresh(pull)
+        wanted = call.query.get("state", "open")
+        pulls = [p for p in self.state.pulls.values() if wanted in ("all", p.state)]
+        head = call.query.get("head")
+        # GitHub ignores a head filter without "owner:" and returns every PR: a known trap.
+        if head and ":" in head:
+            owner, branch = head.split(":", 1)
+            pulls = [p for p in pulls if owner == self.render.owner and p.head == branch]
+        if "base" in call.query:
+            pulls = [p for p in pulls if p.base == call.query["base"]]
+        sort = call.query.get("sort", "created")
+        key = "updated_at" if sort in ("updated", "popularity", "long-running") else "created_at"
+        # GitHub: "desc when sort is created or sort is not specified, otherwise asc".
+        default = "desc" if sort == "created" else "asc"
+        newest_first = call.query.get("direction", default) == "desc"
+        pulls.sort(key=lambda p: (getattr(p, key), p.number), reverse=newest_first)
+        items = [self.render.pull(p, schema="pull-request-simple") for p in pulls]
+        return self.page(call, items, f"/repos/{self.render.full_name}/pulls")
+
+    def create_pull(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/pulls."""
+        self.check_repo(call)
+        body = call.body
+        head = str(body.get("head", ""))
+        if ":" in head:
+            owner, head = head.split(":", 1)
+            if owner != self.render.owner:
+                raise validation_failed(
+                    {"resource": "PullRequest", "field": "head", "code": "invalid"}
+                )
+        base = str(body.get("base", ""))
+        if not body.get("title"):
+            raise validation_failed(
+                {"resource": "PullRequest", "field": "title", "code": "missing_field"}
+            )
+        head_sha = self.repo.resolve(f"refs/heads/{head}") if head else None
+        base_sha = self.repo.resolve(f"refs/heads/{base}") if base else None
+        if head_sha is None:
+            raise validation_failed({"resource": "PullRequest", "field": "head", "code": "invalid"})
+        if base_sha is None:
+            raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
+        for other in self.state.pulls.values():
+            self.refresh(other)
+            if other.state == "open" and (other.head, other.base) == (head, base):
+                raise validation_failed(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {self.render.owner}:{head}.",
+                    }
+                )
+        if not self.repo.commits_between(base_sha, head_sha):
+            raise validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base} and {head}",
+                }
+            )
+        pull = Pull(
+            number=next(self.state.numbers),
+            title=str(body["title"]),
+            body=body.get("body"),
+            head=head,
+            base=base,
+            user=call.login,
+            draft=bool(body.get("draft", False)),
+            last_head_sha=head_sha,
+            last_base_sha=base_sha,
+        )
+        self.state.pulls[pull.number] = pull
+        answer = self.full_pull(pull)
+        return Answer(201, answer, {"Location": answer["url"]})
+
+    def get_pull(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/pulls/{pull_number}."""
+        self.check_repo(call)
+        return Answer(200, self.full_pull(self.pull(call)))
+
+    def edit_pull(self, call: Call) -> Answer:
+        """PATCH /repos/{owner}/{repo}/pulls/{pull_number}: title, body, state, base."""
+        self.check_repo(call)
+        pull = self.pull(call)
+        self._edit(pull, call.body)
+        return Answer(200, self.full_pull(pull))
+
+    def _edit(self, pull: Pull, body: dict[str, Any]) -> None:
+        if "base" in body and self.repo.resolve(f"refs/heads/{body['base']}") is None:
+            raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
+        state = body.get("state")
+        if state == "open" and pull.state == "closed":
+            if pull.merged_at is not None:
+                raise validation_failed(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": "state cannot be changed. The pull request cannot be reopened as it is already merged.",
+                    }
+                )
+            if self.repo.resolve(f"refs/heads/{pull.head}") is None:
+                raise validation_failed(
+                    {"resource": "PullRequest", "field": "state", "code": "invalid"}
+                )
+            for other in self.state.pulls.values():
+                if other.state == "open" and (other.head, other.base) == (pull.head, pull.base):
+                    raise validation_failed(
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {self.render.owner}:{pull.head}.",
+                        }
+                    )
+        if "title" in body and body["title"] is not None:
+            pull.title = str(body["title"])
+        if "body" in body:
+            pull.body = body["body"]
+        if "base" in body:
+            pull.base = str(body["base"])
+        if state == "closed" and pull.state == "open":
+            pull.state, pull.closed_at = "closed", now_iso()
+            pull.auto_merge = None
+        elif state == "open" and pull.state == "closed":
+            pull.state, pull.closed_at = "open", None
+        pull.touch()
+        self.refresh(pull)
+
+    def pull_commits(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/pulls/{pull_number}/commits, oldest first."""
+        self.check_repo(call)
+        pull = self.pull(call)
+        if pull.merged_at is not None and pull.merge_commit_sha:
+            merged = self.repo.commit(pull.merge_commit_sha)
+            shas = self.repo.commits_between(merged.parents[0], pull.last_head_sha)
+        else:
+            shas = self.repo.commits_between(pull.last_base_sha, pull.last_head_sha)
+        items = [self.render.commit(self.repo.commit(sha)) for sha in shas]
+        path = f"/repos/{self.render.full_name}/pulls/{pull.number}/commits"
+        return self.page(call, items, path)
+
+    def is_merged(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/pulls/{pull_number}/merge: 204 if merged, else 404."""
+        self.check_repo(call)
+        if self.pull(call).merged_at is None:
+            raise ApiError(404, "Not Found")
+        return Answer(204)
+
+    def merge(self, call: Call) -> Answer:
+        """PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge: a real merge commit in git."""
+        self.check_repo(call)
+        pull = self.pull(call)
+        body = call.body or {}
+        method = body.get("merge_method", "merge")
+        if pull.state != "open":
+            raise ApiError(405, "Pull Request is not mergeable")
+        if body.get("sha") and body["sha"] != pull.last_head_sha:
+            raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+        if method == "rebase":
+            raise ApiError(405, "Rebase merges are not allowed on this repository.")
+        if not self.status_ok(pull.last_head_sha):
+            missing = [c for c in self.required_contexts if not self._context_ok(pull, c)]
+            raise ApiError(405, f'Required status check "{missing[0]}" is expected.')
+        sha = self.merge_pull(
+            pull,
+            method=method,
+            title=body.get("commit_title"),
+            message=body.get("commit_message"),
+            login=call.login,
+        )
+        return Answer(
+            200, {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+        )
+
+    def _context_ok(self, pull: Pull, context: str) -> bool:
+        latest = {s.context: s.state for s in self.state.statuses.get(pull.last_head_sha, [])}
+        return latest.get(context) == "success"
+
+    def merge_pull(
+        self, pull: Pull, *, method: str, title: str | None, message: str | None, login: str
+    ) -> str:
+        """Merge an open PR into its base with a real commit; its SHA."""
+        base_sha, head_sha = pull.last_base_sha, pull.last_head_sha
+        result = self.repo.merge_tree(base_sha, head_sha)
+        if result.tree is None:
+            raise ApiError(405, "Pull Request is not mergeable")
+        if method == "squash":
+            shas = self.repo.commits_between(base_sha, head_sha)
+            subject = title or f"{pull.title} (#{pull.number})"
+            detail = (
+                message
+                if message is not None
+                else "\n".join(f"* {self.repo.commit(sha).message}" for sha in shas)
+            )
+            parents = [base_sha]
+        else:
+            subject = (
+                title or f"Merge pull request #{pull.number} from {self.render.owner}/{pull.head}"
+            )
+            detail = message if message is not None else pull.title
+            parents = [base_sha, head_sha]
+        text = f"{subject}\n\n{detail}" if detail else subject
+        author = (login, f"{self.state.user_id(login)}+{login}@users.noreply.github.com")
+        sha = self.repo.commit_tree(result.tree, parents, text, author=author)
+        try:
+            self.repo.update_ref(f"refs/heads/{pull.base}", sha, old=base_sha)
+        except GitError:
+            raise ApiError(
+                409, "Base branch was modified. Review and try the merge again."
+            ) from None
+        when = now_iso()
+        pull.state, pull.closed_at, pull.merged_at = "closed", when, when
+        pull.merge_commit_sha, pull.merged_by, pull.auto_merge = sha, login, None
+        pull.touch()
+        return sha
+
+    def request_reviewers(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers."""
+        self.check_repo(call)
+        pull = self.pull(call)
+        reviewers = list(call.body.get("reviewers", []))
+        if pull.user in reviewers:
+            raise validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": "Review cannot be requested from pull request author.",
+                }
+            )
+        for login in reviewers:
+            if login not in pull.requested_reviewers:
+                pull.requested_reviewers.append(login)
+        for team in call.body.get("team_reviewers", []):
+            if team not in pull.requested_teams:
+                pull.requested_teams.append(team)
+        pull.touch()
+        return Answer(201, self.render.pull(pull, schema="pull-request-simple"))
+
+    # -- issues: the PR's conversation, labels -----------------------------------------------
+
+    def get_issue(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/issues/{issue_number}."""
+        self.check_repo(call)
+        return Answer(200, self.render.issue(self.pull(call, "issue_number")))
+
+    def edit_issue(self, call: Call) -> Answer:
+        """PATCH /repos/{owner}/{repo}/issues/{issue_number}: title, body, state, labels."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        self._edit(pull, {k: v for k, v in call.body.items() if k in ("title", "body", "state")})
+        if "labels" in call.body:
+            pull.labels = _label_names(call.body["labels"])
+            for name in pull.labels:
+                self.state.label(name)
+        return Answer(200, self.render.issue(pull))
+
+    def list_comments(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/issues/{issue_number}/comments, oldest first."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        comments = [c for c in self.state.comments.values() if c.issue == pull.number]
+        items = [self.render.comment(c) for c in comments]
+        path = f"/repos/{self.render.full_name}/issues/{pull.number}/comments"
+        return self.page(call, items, path)
+
+    def create_comment(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/issues/{issue_number}/comments."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        when = now_iso()
+        comment = Comment(
+            id=next(self.state.ids),
+            issue=pull.number,
+            body=str(call.body["body"]),
+            user=call.login,
+            created_at=when,
+            updated_at=when,
+        )
+        self.state.comments[comment.id] = comment
+        pull.touch()
+        body = self.render.comment(comment)
+        return Answer(201, body, {"Location": body["url"]})
+
+    def edit_comment(self, call: Call) -> Answer:
+        """PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}."""
+        self.check_repo(call)
+        comment = self.state.comments.get(int(call.params["comment_id"]))
+        if comment is None:
+            raise ApiError(404, "Not Found")
+        comment.body, comment.updated_at = str(call.body["body"]), now_iso()
+        return Answer(200, self.render.comment(comment))
+
+    def issue_labels(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/issues/{issue_number}/labels."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        path = f"/repos/{self.render.full_name}/issues/{pull.number}/labels"
+        return self.page(call, self.render.issue_labels(pull), path)
+
+    def add_labels(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/issues/{issue_number}/labels: add, keep the others."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        for name in _label_names(call.body):
+            label = self.state.label(name)
+            if label.name not in pull.labels:
+                pull.labels.append(label.name)
+        pull.touch()
+        return Answer(200, self.render.issue_labels(pull))
+
+    def set_labels(self, call: Call) -> Answer:
+        """PUT /repos/{owner}/{repo}/issues/{issue_number}/labels: replace all."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        pull.labels = [self.state.label(name).name for name in _label_names(call.body)]
+        pull.touch()
+        return Answer(200, self.render.issue_labels(pull))
+
+    def remove_label(self, call: Call) -> Answer:
+        """DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}."""
+        self.check_repo(call)
+        pull = self.pull(call, "issue_number")
+        label = self.state.find_label(call.params["name"])
+        if label is None or label.name not in pull.labels:
+            raise ApiError(404, "Label does not exist")
+        pull.labels.remove(label.name)
+        pull.touch()
+        return Answer(200, self.render.issue_labels(pull))
+
+    def list_labels(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/labels."""
+        self.check_repo(call)
+        items = [self.render.label(label) for label in self.state.labels.values()]
+        return self.page(call, items, f"/repos/{self.render.full_name}/labels")
+
+    def create_label(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/labels."""
+        self.check_repo(call)
+        name = str(call.body["name"])
+        if self.state.find_label(name) is not None:
+            raise validation_failed(
+                {"resource": "Label", "code": "already_exists", "field": "name"}
+            )
+        label = self.state.label(name)
+        label.color = str(call.body.get("color", "ededed")).lstrip("#")
+        label.description = call.body.get("description")
+        body = self.render.label(label)
+        return Answer(201, body, {"Location": body["url"]})
+
+    def get_label(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/labels/{name}."""
+        self.check_repo(call)
+        label = self.state.find_label(call.params["name"])
+        if label is None:
+            raise ApiError(404, "Not Found")
+        return Answer(200, self.render.label(label))
+
+    # -- commits and statuses --------------------------------------------------------------
+
+    def commit_sha(self, ref: str) -> str:
+        """A branch name or SHA resolved to a commit; 422 as GitHub says when unknown."""
+        sha = self.repo.resolve(f"refs/heads/{ref}") or (
+            self.repo.resolve(ref) if SHA.fullmatch(ref) or len(ref) >= 7 else None
+        )
+        if sha is None:
+            raise ApiError(422, f"No commit found for SHA: {ref}")
+        return sha
+
+    def create_status(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/statuses/{sha}."""
+        self.check_repo(call)
+        sha = self.repo.resolve(call.params["sha"])
+        if sha is None:
+            raise ApiError(422, f"No commit found for SHA: {call.params['sha']}")
+        when = now_iso()
+        status = Status(
+            id=next(self.state.ids),
+            sha=sha,
+            state=str(call.body["state"]),
+            context=str(call.body.get("context", "default")),
+            description=call.body.get("description"),
+            target_url=call.body.get("target_url"),
+            creator=call.login,
+            created_at=when,
+            updated_at=when,
+        )
+        self.state.statuses.setdefault(sha, []).append(status)
+        self.auto_merge_ready()
+        body = self.render.status(status)
+        return Answer(201, body, {"Location": body["url"]})
+
+    def auto_merge_ready(self) -> list[int]:
+        """Merge PRs with auto-merge on whose required statuses all passed (GitHub does it)."""
+        merged = []
+        for pull in list(self.state.pulls.values()):
+            self.refresh(pull)
+            settings = pull.auto_merge
+            if pull.state != "open" or settings is None:
+                continue
+            if self.status_ok(pull.last_head_sha) and self.mergeable(pull):
+                self.merge_pull(
+                    pull,
+                    method=str(settings["merge_method"]),
+                    title=settings.get("commit_title"),
+                    message=settings.get("commit_message"),
+                    login=str(settings["enabled_by"]["login"]),
+                )
+                merged.append(pull.number)
+        return merged
+
+    def get_commit(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/commits/{ref}."""
+        self.check_repo(call)
+        return Answer(
+            200, self.render.commit(self.repo.commit(self.commit_sha(call.params["ref"])))
+        )
+
+    def combined_status(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/commits/{ref}/status."""
+        self.check_repo(call)
+        sha = self.commit_sha(call.params["ref"])
+        return Answer(200, self.render.combined_status(sha, self.state.statuses.get(sha, [])))
+
+    def list_statuses(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/commits/{ref}/statuses, newest first."""
+        self.check_repo(call)
+        sha = self.commit_sha(call.params["ref"])
+        items = [self.render.status(s) for s in reversed(self.state.statuses.get(sha, []))]
+        return self.page(call, items, f"/repos/{self.render.full_name}/commits/{sha}/statuses")
+
+
+def _label_names(body: Any) -> list[str]:
+    """Label names from {"labels": [...]} or a bare list, of names or {"name": ...}."""
+    items = body.get("labels", []) if isinstance(body, dict) else body
+    return [item["name"] if isinstance(item, dict) else str(item) for item in items or []]
