@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.errors import InputError, InputErrors
 from bot.jsontext import deepest_span, line_of, parse_spans
@@ -58,6 +58,14 @@ class Health:
 
     def alerts_for(self, tenant: str) -> tuple[Alert, ...]:
         return tuple(alert for alert in self.alerts if alert.tenant in (tenant, ALL_TENANTS))
+
+
+class HealthSource(Protocol):
+    """Where health comes from besides a snapshot file: Prometheus or an engine like it."""
+
+    def read(self, policy: Policy, *, at: datetime | None) -> Health:
+        """Every signal of ``policy`` over its bake window ending at ``at`` (else the present)."""
+        ...
 
 
 def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:

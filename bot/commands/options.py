@@ -38,6 +38,12 @@ def add_health_options(parser: argparse.ArgumentParser) -> None:
         metavar="ISO8601",
         help="evaluate at this time (default: the snapshot's evaluated_at, else now)",
     )
+    parser.add_argument(
+        "--prometheus-url",
+        metavar="URL",
+        help="read health from this Prometheus (default: $RAMPBOT_PROMETHEUS_URL, else the "
+        "policy's prometheus.url)",
+    )
 
 
 def timestamp(text: str) -> datetime:

@@ -1,0 +1,298 @@
+"""Health from Prometheus, or an engine speaking its HTTP API (Mimir, Thanos, VictoriaMetrics).
+
+One instant query per signal, whatever the number of tenants: Prometheus computes the window
+aggregate and the sample count in the same request, and one more query reads the firing alerts.
+The only module that talks to Prometheus, through prometheus-api-client.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry
+
+from bot.duration import format_duration
+from bot.errors import InputError, ServiceError
+from bot.health import Alert, Health, Reading
+from bot.policy import Policy, Signal
+
+# A label rampbot adds to tell the two halves of a signal's answer apart.
+PART_LABEL = "rampbot_part"
+ALERTS_QUERY = 'ALERTS{alertstate="firing"}'
+# https://prometheus.io/docs/prometheus/latest/querying/functions/#aggregation_over_time
+_OVER_TIME = {"min": "min_over_time", "max": "max_over_time", "avg": "avg_over_time"}
+_OVER_TIME["last"] = "last_over_time"
+# Worth another try: the server or a proxy in front of it is busy or restarting.
+_RETRY_STATUS = frozenset({429, 502, 503, 504})
+_BACKOFF_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where Prometheus is and how to talk to it; secrets come from the caller, never a file."""
+
+    url: str
+    timeout: timedelta = timedelta(seconds=10)
+    retries: int = 2
+    headers: Mapping[str, str] = field(default_factory=dict)
+    token: str | None = field(default=None, repr=False)
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    ca_bundle: str | None = None
+
+    @property
+    def budget(self) -> float:
+        """Seconds a whole health read may take before it gives up: timeout x attempts."""
+        return self.timeout.total_seconds() * (self.retries + 1)
+
+
+def window_query(signal: Signal, *, window: timedelta, step: timedelta) -> str:
+    """The one query for a signal: its window aggregate and its sample count, per tenant."""
+    selector = f"({signal.query})[{format_duration(window)}:{format_duration(step)}]"
+    aggregate = f"{_OVER_TIME[signal.aggregate]}({selector})"
+    count = f"count_over_time({selector})"
+    return (
+        f'label_replace({aggregate}, "{PART_LABEL}", "value", "", "") or '
+        f'label_replace({count}, "{PART_LABEL}", "samples", "", "")'
+    )
+
+
+def graph_url(base_url: str, query: str, *, end: datetime, window: timedelta) -> str:
+    """A link to Prometheus' graph page showing ``query`` over the window that was judged."""
+    # The classic UI's parameters, which the new UI (Prometheus >= 2.34) also reads.
+    parameters = {
+        "g0.expr": query,
+        "g0.tab": "0",
+        "g0.range_input": format_duration(window),
+        "g0.end_input": end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    return f"{base_url.rstrip('/')}/graph?{urlencode(parameters)}"
+
+
+def shown_url(url: str) -> str:
+    """The URL without any user:password part, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class PrometheusHealth:
+    """Reads a policy's signals and the firing alerts from one Prometheus server."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.connection = connection
+        self.requests_sent = 0  # every HTTP request, retries included
+        self._clock = clock
+        self._sleep = sleep
+        self._last_response: requests.Response | None = None
+        session = requests.Session()
+        session.verify = connection.ca_bundle or True
+        session.hooks["response"].append(self._on_response)
+        headers = dict(connection.headers)
+        if connection.token is not None:
+            headers["Authorization"] = f"Bearer {connection.token}"
+        self._client = PrometheusConnect(
+            url=connection.url.rstrip("/"),
+            headers=headers,
+            auth=connection.basic_auth,
+            session=session,
+            # Retries are ours, bounded by the read's budget; urllib3 would retry on its own.
+            retry=Retry(
+                total=None, connect=0, read=False, status=0, other=0, raise_on_status=False
+            ),
+        )
+        self._where = f"Prometheus at {shown_url(connection.url)}"
+
+    def read(self, policy: Policy, *, at: datetime | None) -> Health:
+        """Read every signal over the bake window ending at ``at`` (else the server's now)."""
+        try:
+            return self._read(policy, at=at)
+        finally:
+            self._client.close()  # no sockets left open between runs
+
+    def _read(self, policy: Policy, *, at: datetime | None) -> Health:
+        deadline = self._clock() + self.connection.budget
+        moment = None if at is None else at.timestamp()
+        readings: dict[str, dict[str, Reading]] = {}
+        every_tenant: dict[str, Reading] = {}
+        for signal in policy.signals:
+            query = window_query(signal, window=policy.bake_time, step=policy.prometheus.step)
+            result = self._query(query, at=moment, what=f"signal {signal.name}", deadline=deadline)
+            if moment is None:  # evaluate every later query at the same instant
+                moment = _evaluation_time(result, self._last_response)
+            per_tenant = self._readings(result, signal=signal, tenant_label=policy.tenant_label)
+            for tenant, reading in per_tenant.items():
+                if tenant is None:
+                    every_tenant[signal.name] = reading
+                else:
+                    readings.setdefault(tenant, {})[signal.name] = reading
+        firing = self._query(ALERTS_QUERY, at=moment, what="firing alerts", deadline=deadline)
+        if moment is None:
+            moment = _evaluation_time(firing, self._last_response)
+        evaluated_at = datetime.fromtimestamp(moment, UTC)
+        return Health(
+            readings=readings,
+            every_tenant=every_tenant,
+            alerts=_alerts(firing, tenant_label=policy.tenant_label),
+            evaluated_at=evaluated_at,
+            source=shown_url(self.connection.url),
+            query_urls={
+                signal.name: graph_url(
+                    self.connection.url, signal.query, end=evaluated_at, window=policy.bake_time
+                )
+                for signal in policy.signals
+            },
+        )
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        # prometheus-api-client keeps the response to itself; its error text is in the body.
+        self._last_response = response
+
+    def _query(
+        self, query: str, *, at: float | None, what: str, deadline: float
+    ) -> list[dict[str, Any]]:
+        """One instant query, retried while it is worth it and the budget lasts."""
+        params = {} if at is None else {"time": f"{at:.3f}"}
+        attempts = 0
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise ServiceError(
+                    f"{self._where}: {what}: gave up after {self.connection.budget:g}s "
+                    f"({attempts} attempts); raise prometheus.timeout or check the server"
+                )
+            attempts += 1
+            self.requests_sent += 1
+            timeout = min(self.connection.timeout.total_seconds(), remaining)
+            self._last_response = None
+            try:
+                result = self._client.custom_query(query, params=params, timeout=timeout)
+                return _checked(result, where=f"{self._where}: {what}")
+            except requests.Timeout:
+                problem = f"no answer within {round(timeout, 1):g}s"
+            except requests.ConnectionError as error:
+                problem = f"cannot connect ({_reason(error)})"
+            except PrometheusApiClientException:
+                status, message = _refusal(self._last_response)
+                if status not in _RETRY_STATUS and status < 500:
+                    # The query itself is wrong: quote Prometheus, name the signal.
+                    raise ServiceError(
+                        f"{self._where}: {what}: query rejected (HTTP {status}): {message}"
+                    ) from None
+                problem = f"HTTP {status}: {message}"
+            except (ValueError, KeyError, TypeError):  # a body that is not Prometheus' API
+                raise ServiceError(
+                    f"{self._where}: {what}: the answer is not a Prometheus API response "
+                    f"({_body_start(self._last_response)}); check the URL points at Prometheus"
+                ) from None
+            if attempts > self.connection.retries:
+                raise ServiceError(f"{self._where}: {what}: {problem} (tried {attempts} times)")
+            self._sleep(max(0.0, min(_BACKOFF_SECONDS * attempts, deadline - self._clock())))
+
+    def _readings(
+        self, result: Sequence[Mapping[str, Any]], *, signal: Signal, tenant_label: str
+    ) -> dict[str | None, Reading]:
+        values: dict[str | None, float | None] = {}
+        samples: dict[str | None, int] = {}
+        for series in result:
+            labels = series["metric"]
+            tenant = labels.get(tenant_label)
+            number = float(series["value"][1])
+            if labels.get(PART_LABEL) == "samples":
+                samples[tenant] = int(number)
+                continue
+            if tenant in values:
+                whose = f"tenant {tenant}" if tenant else f"no {tenant_label} label"
+                raise InputError(
+                    f"signal {signal.name}: the query returns several series for {whose} "
+                    f"({_labels(labels)}); aggregate it by ({tenant_label}), e.g. "
+                    f"avg by ({tenant_label}) (...)"
+                )
+            values[tenant] = None if math.isnan(number) else number
+        return {
+            tenant: Reading(values.get(tenant), samples.get(tenant))
+            for tenant in values.keys() | samples.keys()
+        }
+
+
+def _checked(result: Any, *, where: str) -> list[dict[str, Any]]:
+    """The result of an instant query, checked to be a vector of {metric, value} series."""
+    if not isinstance(result, list) or not all(
+        isinstance(series, dict)
+        and isinstance(series.get("metric"), dict)
+        and isinstance(series.get("value"), list)
+        and len(series["value"]) == 2
+        for series in result
+    ):
+        raise ServiceError(
+            f"{where}: expected a vector (one series per tenant), got {str(result)[:80]!r}; "
+            "the query must return an instant vector"
+        )
+    return result
+
+
+def _alerts(result: Sequence[Mapping[str, Any]], *, tenant_label: str) -> tuple[Alert, ...]:
+    found = {
+        Alert(
+            name=series["metric"].get("alertname", "unnamed"),
+            severity=series["metric"].get("severity"),
+            tenant=series["metric"].get(tenant_label),
+        )
+        for series in result
+    }
+    return tuple(sorted(found, key=lambda alert: (alert.name, alert.tenant or "", str(alert))))
+
+
+def _evaluation_time(result: Sequence[Mapping[str, Any]], response: Any) -> float:
+    """The server's now: the timestamp of a sample, else the answer's Date header."""
+    if result:
+        return float(result[0]["value"][0])
+    date = response.headers.get("Date") if response is not None else None
+    if date:
+        return parsedate_to_datetime(date).timestamp()
+    return time.time()
+
+
+def _refusal(response: requests.Response | None) -> tuple[int, str]:
+    """The status and Prometheus' own error message from a refused request, on one line."""
+    if response is None:
+        return 0, "no response"
+    try:
+        body = response.json()
+        message = f"{body.get('errorType', 'error')}: {body['error']}"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        message = _body_start(response)
+    return response.status_code, " ".join(message.split())
+
+
+def _body_start(response: requests.Response | None) -> str:
+    if response is None:
+        return "no body"
+    text = " ".join(response.text[:120].split())
+    return f"HTTP {response.status_code}, body starts {text!r}" if text else "an empty body"
+
+
+def _reason(error: requests.ConnectionError) -> str:
+    # requests nests urllib3's reason deep inside; its last line is the useful part.
+    text = str(error.args[0]) if error.args else str(error)
+    return text.rsplit(": ", 1)[-1].rstrip("'\")") or "connection failed"
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f'{name}="{value}"' for name, value in sorted(labels.items())) + "}"
