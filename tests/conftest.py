@@ -7,6 +7,7 @@ import pytest
 pytest_plugins: list[str] = [
     "tests.fixtures.redis",
     "tests.fixtures.pushgateway",
+    "tests.fixtures.prometheus",
     "tests.fixtures.github",
 ]
 
