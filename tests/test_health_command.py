@@ -1,0 +1,66 @@
+"""rampbot health: the per-tenant signal table as read from a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+
+from tests.fixtures.prometheus import at_history_end
+from tests.test_prometheus import rampbot, write_repo
+
+
+def test_health_prints_a_table_of_what_was_read(tmp_path, prometheus, capsys):
+    repo = write_repo(tmp_path, prometheus.url, tenants=["green", "dip", "no_latency", "nan"])
+    at = at_history_end(prometheus)
+    assert rampbot(repo, "health", "--now", at.isoformat()) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"health from {prometheus.url} at {at.isoformat()}, over 30m (value, samples in the window)",
+        "tenant      coverage (min, >= 95)  anchor_p95_ms (max, <= 30)  divergence (max, <= 0)",
+        "green       97 (31)                20 (31)                     0 (31)",
+        "dip         90 (31) *              20 (31)                     0 (31)",
+        "no_latency  97 (31)                no data                     0 (31)",
+        "nan         no data (31)           20 (31)                     0 (31)",
+        "* outside the healthy condition",
+        "firing alerts: none",
+    ]
+
+
+def test_health_json_for_scripts(tmp_path, prometheus, capsys):
+    repo = write_repo(tmp_path, prometheus.url, case="now", bake_time="10s", step="1s")
+    environ = {"RAMPBOT_PROMETHEUS_TOKEN": "not-printed-token"}
+    assert rampbot(repo, "health", "--format", "json", environ=environ) == 0
+    out = capsys.readouterr().out
+    assert "not-printed-token" not in out
+    document = json.loads(out)
+    assert document["tenants"]["now_alerted"]["coverage"]["value"] == 99
+    assert [signal["name"] for signal in document["signals"]] == [
+        "coverage",
+        "anchor_p95_ms",
+        "divergence",
+    ]
+    assert document["signals"][0]["graph"].startswith(f"{prometheus.url}/graph?g0.expr=")
+    assert sorted((a["alertname"], a["tenant"]) for a in document["alerts"]) == [
+        ("NoisyNeighbour", None),
+        ("ShadowDivergence", "now_alerted"),
+    ]
+
+
+def test_health_reads_a_snapshot_too_but_not_both(tmp_path, prometheus, capsys):
+    repo = write_repo(tmp_path, prometheus.url, tenants=["acme"])
+    (repo / "health.json").write_text(
+        '{"tenants": {"acme": {"coverage": 93.1, "anchor_p95_ms": 22, "divergence": 0}}}'
+    )
+    assert rampbot(repo, "health", "--health", "health.json") == 0
+    assert "acme    93.1 *" in capsys.readouterr().out
+    assert rampbot(repo, "health", "--health", "health.json", "--prometheus-url", "http://x") == 1
+    assert capsys.readouterr().err == (
+        "pass either --health FILE or --prometheus-url URL, not both\n"
+    )
+
+
+def test_health_fails_with_exit_3_when_prometheus_is_down(tmp_path, capsys):
+    repo = write_repo(tmp_path, "http://127.0.0.1:9")
+    assert rampbot(repo, "health") == 3
+    assert capsys.readouterr().err == (
+        "Prometheus at http://127.0.0.1:9: signal coverage: cannot connect "
+        "([Errno 111] Connection refused) (tried 2 times)\n"
+    )
