@@ -103,10 +103,16 @@ class BareRepo:
         files: Mapping[str, str | bytes],
         *,
         message: str,
+        start: str = "main",
         keep_existing: bool = True,
     ) -> str:
-        """Commit `files` (path -> content) on top of `branch` (created if absent); the new SHA."""
-        parent = self.resolve(f"refs/heads/{branch}")
+        """Commit `files` (path -> content) on `branch`, a new branch starting at `start`.
+
+        For tests that play a person pushing (a human edit on main, a commit on the bot's
+        branch); the new SHA. A branch that exists moves with a compare-and-swap, as a push.
+        """
+        old = self.resolve(f"refs/heads/{branch}")
+        parent = old or self.resolve(f"refs/heads/{start}")
         with tempfile.TemporaryDirectory() as scratch:
             env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
             if parent and keep_existing:
@@ -118,7 +124,7 @@ class BareRepo:
             tree = self.git("write-tree", env=env).strip()
         parents = ["-p", parent] if parent else []
         sha = self.git("commit-tree", tree, *parents, "-m", message).strip()
-        self.update_ref(f"refs/heads/{branch}", sha, old=parent or "")
+        self.update_ref(f"refs/heads/{branch}", sha, old=old or "")
         return sha
 
     def resolve(self, rev: str) -> str | None:

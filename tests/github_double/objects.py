@@ -182,7 +182,8 @@ class Renderer:
                 "url": f"{self.repo_url}/labels/{label.name}",
                 "name": label.name,
                 "color": label.color,
-                "description": label.description,
+                # Label lists inside pulls allow only a string here, not null.
+                "description": label.description or "",
                 "default": False,
             },
         )
@@ -377,7 +378,6 @@ class Renderer:
                 "html_url": f"{WEB}/{self.full_name}/pull/{pull.number}",
                 "number": pull.number,
                 "state": pull.state,
-                "state_reason": None,
                 "title": pull.title,
                 "body": pull.body,
                 "user": self.user(pull.user),
