@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Protocol, cast
 
-from bot.commands import apply, demo, health, history, plan, publish, run, validate
+from bot.commands import apply, demo, health, history, plan, publish, revert, run, validate
 
 
 class Command(Protocol):
@@ -30,5 +30,6 @@ COMMANDS: dict[str, Command] = {
     "history": _command(history),
     "health": _command(health),
     "run": _command(run),
+    "revert": _command(revert),
     "demo": _command(demo),
 }

@@ -1,0 +1,190 @@
+"""rampbot history: every change of each tenant's percentage, rebuilt from git."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot import git
+from bot.commands.options import add_input_options
+from bot.commands.publish import flags_file
+from bot.errors import InputError
+from bot.history import FlagsVersion
+from bot.ledger import Change, MergedCommit, ledger, select
+
+HELP = "show every change of each tenant's percentage: when, from -> to, by whom, PR, evidence"
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+CHART_WIDTH = 48
+
+_COLUMNS = ("when (UTC)", "feature", "tenant", "change", "by", "PR", "decision", "parent", "why")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_options(parser)
+    parser.add_argument("--tenant", help="only this tenant")
+    parser.add_argument("--feature", help="only this feature")
+    parser.add_argument(
+        "--ref",
+        default="HEAD",
+        help="the base branch's history to read (default: HEAD, the checked-out branch)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a plain table for people (default), json for scripts",
+    )
+    parser.add_argument(
+        "--chart",
+        action="store_true",
+        help="also draw each tenant's percentage over time as a text sparkline",
+    )
+
+
+def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    path = flags_file(args)
+    repo = git.open_repository(path.resolve().parent)
+    relative = relative_path(Path(str(repo.working_tree_dir)), path)
+    if git.resolve(repo, args.ref) is None:
+        raise InputError(f"--ref {args.ref}: no such branch or commit in {repo.working_tree_dir}")
+    baseline, versions, merged = read_history(repo, relative, ref=args.ref)
+    if not versions:
+        raise InputError(f"{path}: no commit on {args.ref} touches it; check --flags and --ref")
+    changes = select(ledger(versions, merged=merged, baseline=baseline), **_filters(args))
+    if args.format == "json":
+        print(json.dumps({"changes": [change_to_json(c) for c in changes]}, indent=2))
+    else:
+        print(table(changes), end="")
+        if args.chart:
+            print(charts(changes), end="")
+    return 0
+
+
+def read_history(
+    repo: Any, path: str, *, ref: str
+) -> tuple[FlagsVersion | None, list[FlagsVersion], dict[str, list[MergedCommit]]]:
+    """The versions of the flags file on ``ref``, and what each merge among them brought in."""
+    baseline, versions = git.flags_versions(repo, path, ref=ref)
+    merged: dict[str, list[MergedCommit]] = {}
+    for version in versions:
+        parents = git.parents_of(repo, version.commit)
+        if len(parents) > 1:
+            merged[version.commit] = [
+                MergedCommit(commit=commit.sha, message=commit.message)
+                for commit in git.commits_between(repo, parents[0], version.commit)
+                if commit.sha != version.commit
+            ]
+    return baseline, versions, merged
+
+
+def relative_path(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise InputError(f"{path}: not inside the repository at {root}") from None
+
+
+def _filters(args: argparse.Namespace) -> dict[str, str | None]:
+    return {"tenant": args.tenant, "feature": args.feature}
+
+
+def change_to_json(change: Change) -> dict[str, Any]:
+    return {
+        "at": change.at.isoformat(),
+        "feature": change.feature,
+        "tenant": change.tenant,
+        "from": change.from_pct,
+        "to": change.to_pct,
+        "by": change.by.value,
+        "author": change.author,
+        "commit": change.commit,
+        "pr": change.pr,
+        "evidence": change.evidence,
+        "decision": change.decision,
+        "parent": change.parent,
+        "reverts": list(change.reverts),
+        "reverted_pr": change.reverted_pr,
+        "chain_ok": change.chain_ok,
+    }
+
+
+def table(changes: Sequence[Change]) -> str:
+    """A plain text table, one line per change, columns padded to their widest cell."""
+    if not changes:
+        return "no change of a percentage in the history\n"
+    rows = [_COLUMNS, *(_row(change) for change in changes)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _row(change: Change) -> tuple[str, ...]:
+    by = change.by.value
+    if change.by.value == "person":
+        by = change.author.split(" <")[0]
+    why = change.evidence or ""
+    if change.reverts or change.reverted_pr:
+        undone = ", ".join(change.reverts)
+        pr = f" (PR #{change.reverted_pr})" if change.reverted_pr else ""
+        why = f"reverts {undone}{pr}".replace("reverts  (", "reverts (")
+    if not change.chain_ok:
+        why = f"{why} [parent is not the previous decision]".strip()
+    return (
+        change.at.strftime("%Y-%m-%d %H:%M"),
+        change.feature,
+        change.tenant,
+        f"{_pct(change.from_pct)} -> {_pct(change.to_pct)}",
+        by,
+        f"#{change.pr}" if change.pr else "-",
+        change.decision or "-",
+        change.parent or "-",
+        why,
+    )
+
+
+def _pct(value: int | None) -> str:
+    return "-" if value is None else f"{value}%"
+
+
+def charts(changes: Sequence[Change]) -> str:
+    """One sparkline per feature and tenant, over the time from the first change to the last."""
+    if not changes:
+        return ""
+    start, end = changes[0].at, changes[-1].at
+    lines = ["", "percentage over time, " + f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}:"]
+    pairs = sorted({change.pair for change in changes})
+    label = max(len(f"{feature}/{tenant}") for feature, tenant in pairs)
+    for pair in pairs:
+        points = [(c.at, c.to_pct or 0) for c in changes if c.pair == pair]
+        first = next(c.from_pct for c in changes if c.pair == pair)
+        name = f"{pair[0]}/{pair[1]}".ljust(label)
+        lines.append(f"{name}  {sparkline(points, start=start, end=end, initial=first or 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def sparkline(
+    points: Sequence[tuple[datetime, int]],
+    *,
+    start: datetime,
+    end: datetime,
+    initial: int,
+    width: int = CHART_WIDTH,
+) -> str:
+    """The percentage in effect across ``width`` equal slices of time, one block per slice."""
+    cells = []
+    for column in range(width):
+        moment = start + (end - start) * (column / max(width - 1, 1))
+        pct = initial
+        for at, value in points:
+            if at <= moment:
+                pct = value
+        cells.append(BLOCKS[min(len(BLOCKS) - 1, pct * len(BLOCKS) // 101)])
+    return "".join(cells) + f"  {initial}% .. {pct}%"

@@ -1,0 +1,229 @@
+"""Every change of each tenant's percentage, rebuilt from the versions of the flags file.
+
+Pure: bot/git.py reads the versions (first-parent history of the base branch) and the messages
+of the commits each merge brought in; this module compares versions and reads the messages:
+who made a change (a bot step, a bot rollback, a revert, a person), its pull request, its
+evidence, and its decision id with the parent id from the commit trailers (bot/trailers.py).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.history import FlagsVersion, effective_percentages
+from bot.trailers import DecisionTrailer, Pair, parse_trailers
+
+# GitHub's merge commit subject, and the " (#12)" it appends to a squash merge's subject.
+_MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ", re.MULTILINE)
+_SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$", re.MULTILINE)
+# `git revert` writes "This reverts commit <sha>." (with -m: "..., reversing changes made to").
+_REVERTS_COMMIT = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+# The change lines of bot/trailers.py's commit_message:
+# "- up receipts for acme: 10% -> 25% (coverage min 97.0 over 30m >= 95)".
+_CHANGE_LINE = re.compile(
+    r"^- (?P<action>\S+) (?P<feature>\S+) for (?P<tenant>\S+): \d+% -> \d+% \((?P<why>.*)\)$",
+    re.MULTILINE,
+)
+
+
+class By(enum.Enum):
+    BOT_STEP = "bot step"
+    BOT_ROLLBACK = "bot rollback"
+    REVERT = "revert"
+    PERSON = "person"
+
+
+@dataclass(frozen=True)
+class MergedCommit:
+    """A commit a merge on the base branch brought in (where the bot's trailers are)."""
+
+    commit: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one tenant's percentage for one feature, as it reached the base branch."""
+
+    feature: str
+    tenant: str
+    at: datetime
+    commit: str
+    from_pct: int | None  # None: the feature or file did not exist before
+    to_pct: int | None  # None: removed
+    by: By
+    author: str
+    pr: int | None
+    evidence: str | None
+    decision: str | None  # the bot decision's id
+    parent: str | None  # the id its trailer names as the previous decision for this pair
+    reverts: tuple[str, ...] = ()  # decision ids a revert undid
+    reverted_pr: int | None = None
+    chain_ok: bool = True  # False: the trailer's parent is not the previous decision seen
+
+    @property
+    def pair(self) -> Pair:
+        return (self.feature, self.tenant)
+
+
+def ledger(
+    versions: Sequence[FlagsVersion],
+    *,
+    merged: Mapping[str, Sequence[MergedCommit]] | None = None,
+    baseline: FlagsVersion | None = None,
+) -> list[Change]:
+    """Every change of every (feature, tenant) percentage across ``versions``, oldest first.
+
+    ``versions`` run oldest to newest on the base branch's first-parent history; ``merged`` maps
+    a merge commit to the commits it brought in; ``baseline`` is the version before the first
+    (None: start from no file). A version that is not valid JSON is skipped.
+    """
+    merged = merged or {}
+    tenants = _all_tenants(([baseline] if baseline else []) + list(versions))
+    decisions_of = _decisions_by_commit(versions, merged)
+    pr_of = {version.commit: _pr_number(version.message) for version in versions}
+    last_decision: dict[Pair, str] = {}
+    changes: list[Change] = []
+    before = effective_percentages(baseline.text if baseline else None, tenants) or {}
+    for version in versions:
+        after = effective_percentages(version.text, tenants)
+        if after is None:
+            continue
+        messages = [version.message] + [item.message for item in merged.get(version.commit, ())]
+        trailers = [parse_trailers(message) for message in messages]
+        decisions = {(t.feature, t.tenant): t for item in trailers for t in item.decisions}
+        parents = {pair: id for item in trailers for pair, id in item.parents.items()}
+        undone = [t for item in trailers for t in item.reverts]
+        reverted = [
+            sha
+            for message in messages
+            for sha in _REVERTS_COMMIT.findall(message)
+            if not decisions  # a bot commit quoting a revert is still the bot's
+        ]
+        for sha in reverted:
+            undone.extend(_lookup(decisions_of, sha))
+        evidence = _evidence(messages)
+        for pair in sorted(before.keys() | after.keys()):
+            if before.get(pair) == after.get(pair):
+                continue
+            decision = decisions.get(pair)
+            reverts = tuple(dict.fromkeys(t.id for t in undone if (t.feature, t.tenant) == pair))
+            if decision is not None:
+                by = By.BOT_ROLLBACK if decision.action == "rollback" else By.BOT_STEP
+            elif reverts or reverted:
+                by = By.REVERT
+            else:
+                by = By.PERSON
+            parent = parents.get(pair) if decision else None
+            changes.append(
+                Change(
+                    feature=pair[0],
+                    tenant=pair[1],
+                    at=version.committed_at,
+                    commit=version.commit,
+                    from_pct=before.get(pair),
+                    to_pct=after.get(pair),
+                    by=by,
+                    author=version.author,
+                    pr=pr_of[version.commit],
+                    evidence=evidence.get(pair),
+                    decision=decision.id if decision else None,
+                    parent=parent,
+                    reverts=reverts,
+                    reverted_pr=next(
+                        (pr for sha in reverted if (pr := _lookup_pr(pr_of, sha))), None
+                    ),
+                    chain_ok=decision is None or parent == last_decision.get(pair),
+                )
+            )
+        # Every decision that reached the base branch is a parent for the next, as in
+        # trailers.latest_decisions, even one whose change a person had already made.
+        for pair, trailer in decisions.items():
+            last_decision[pair] = trailer.id
+        before = after
+    return changes
+
+
+def select(
+    changes: Iterable[Change], *, tenant: str | None = None, feature: str | None = None
+) -> list[Change]:
+    """The changes of one tenant and/or feature."""
+    return [
+        change
+        for change in changes
+        if (tenant is None or change.tenant == tenant)
+        and (feature is None or change.feature == feature)
+    ]
+
+
+def chains(changes: Iterable[Change]) -> dict[Pair, list[str]]:
+    """Per pair, the ids of its bot decisions in the order they reached the base branch."""
+    result: dict[Pair, list[str]] = {}
+    for change in changes:
+        if change.decision:
+            result.setdefault(change.pair, []).append(change.decision)
+    return result
+
+
+def _all_tenants(versions: Iterable[FlagsVersion]) -> set[str]:
+    """Every tenant any version names, so a change of a feature's default shows for each."""
+    names: set[str] = set()
+    for version in versions:
+        try:
+            document: Any = json.loads(version.text or "{}")
+            for entry in (document.get("features") or {}).values():
+                names.update((entry.get("tenants") or {}).keys())
+        except (ValueError, AttributeError):
+            continue
+    return names
+
+
+def _decisions_by_commit(
+    versions: Sequence[FlagsVersion], merged: Mapping[str, Sequence[MergedCommit]]
+) -> dict[str, list[DecisionTrailer]]:
+    """The decisions each commit carries; a merge also carries those of the commits it merged.
+
+    A revert names the merge commit (``git revert -m 1``) or the bot's commit itself.
+    """
+    found: dict[str, list[DecisionTrailer]] = {}
+    for version in versions:
+        own = list(parse_trailers(version.message).decisions)
+        for item in merged.get(version.commit, ()):
+            from_branch = list(parse_trailers(item.message).decisions)
+            found[item.commit] = from_branch
+            own.extend(from_branch)
+        found[version.commit] = own
+    return found
+
+
+def _lookup(decisions_of: Mapping[str, list[DecisionTrailer]], sha: str) -> list[DecisionTrailer]:
+    for commit, decisions in decisions_of.items():
+        if commit.startswith(sha):
+            return decisions
+    return []
+
+
+def _lookup_pr(pr_of: Mapping[str, int | None], sha: str) -> int | None:
+    return next((pr for commit, pr in pr_of.items() if commit.startswith(sha)), None)
+
+
+def _pr_number(message: str) -> int | None:
+    """The PR a base-branch commit came from: a merge commit's subject or a squash's ``(#12)``."""
+    subject = message.splitlines()[0] if message else ""
+    match = _MERGE_PR.match(subject) or _SQUASH_PR.search(subject)
+    return int(match.group(1)) if match else None
+
+
+def _evidence(messages: Iterable[str]) -> dict[Pair, str]:
+    """The reasons the bot's commit message gives for each pair it changed."""
+    found: dict[Pair, str] = {}
+    for message in messages:
+        for match in _CHANGE_LINE.finditer(message):
+            found.setdefault((match["feature"], match["tenant"]), match["why"])
+    return found
