@@ -18,6 +18,8 @@ import pytest
 import yaml
 from pre_commit.clientlib import load_manifest
 
+from tests.test_actions import read_outputs
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
 EXAMPLE = ROOT / "examples" / "demo"
@@ -233,3 +235,126 @@ def test_the_hook_skips_commits_that_touch_neither_file(
     assert failed.returncode == 1
     assert "Failed" in failed.stdout
     assert ".github/rampbot.yml" in failed.stdout
+
+
+# A policy reading the "now" series of the test Prometheus (tests/fixtures/prometheus.py):
+# now_green is healthy, now_alerted has a firing critical alert, so it rolls back whatever
+# its bake time, and the run opens one rollback pull request.
+NOW_POLICY = """\
+flags_file: flags.json
+base_branch: main
+tenants: [now_green, now_alerted]
+bake_time: 30m
+prometheus:
+  timeout: 5s
+  retries: 1
+signals:
+  - name: coverage
+    query: avg by (tenant) (shadow_coverage_pct{case="now"})
+    healthy: ">= 95"
+    aggregate: min
+alerts:
+  rollback_severities: [critical]
+features:
+  receipts:
+    steps: [1, 5, 10, 25, 50, 100]
+"""
+
+NOW_FLAGS = """\
+{
+  "version": "flags-v1",
+  "revision": 1,
+  "features": {
+    "receipts": {
+      "pct": 0,
+      "tenants": {
+        "now_green": {"pct": 5},
+        "now_alerted": {"pct": 10}
+      }
+    }
+  }
+}
+"""
+
+
+class TestTheActionRunsRampbot:
+    """The action's run step, run by bash against the GitHub double and a real Prometheus."""
+
+    @pytest.fixture
+    def github_files(self) -> dict[str, str]:
+        return {"flags.json": NOW_FLAGS, ".github/rampbot.yml": NOW_POLICY}
+
+    @pytest.fixture
+    def action_env(self, tmp_path: Path, github_env: dict[str, str]) -> dict[str, str]:
+        # The action installs rampbot into $RUNNER_TEMP/rampbot-venv; here that venv's rampbot
+        # is the one under test, run by this interpreter.
+        runner_temp = tmp_path / "runner-temp"
+        bin_dir = runner_temp / "rampbot-venv" / "bin"
+        bin_dir.mkdir(parents=True)
+        rampbot = bin_dir / "rampbot"
+        rampbot.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m bot "$@"\n')
+        rampbot.chmod(0o755)
+        (tmp_path / "output").touch()
+        (tmp_path / "summary.md").touch()
+        return {
+            **github_env,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_OUTPUT": str(tmp_path / "output"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+            "HOME": os.environ["HOME"],
+            "RUNNER_TEMP": str(runner_temp),
+            "INPUT_POLICY": ".github/rampbot.yml",
+        }
+
+    def run(self, workspace: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        action = load(ROOT / "action.yml")
+        (step,) = [step for step in action["runs"]["steps"] if step.get("id") == "run"]
+        # The runner starts composite steps in the workspace, with the job's git identity.
+        git_identity = {k: v for k, v in os.environ.items() if k.startswith("GIT_")}
+        return subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            cwd=workspace,
+            env={"PATH": os.environ["PATH"], **git_identity, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+
+    def test_outputs_the_pull_request_it_opened(
+        self,
+        tmp_path: Path,
+        action_env: dict[str, str],
+        github_clone: Path,
+        github_double: Any,
+        prometheus: Any,
+    ) -> None:
+        env = {**action_env, "INPUT_DRY_RUN": "false", "INPUT_PROMETHEUS_URL": prometheus.url}
+
+        result = self.run(github_clone, env)
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        (pull,) = github_double.pulls("open")
+        assert action_env["GITHUB_TOKEN"] not in result.stdout + result.stderr
+        outputs = read_outputs(tmp_path / "output")
+        assert outputs == {"pr-number": str(pull.number), "changed": "true"}
+        summary = (tmp_path / "summary.md").read_text()
+        # The decision table, in markdown (where "_" is escaped).
+        assert summary.startswith("## Rollback receipts to 5% for now\\_alerted")
+
+    def test_a_dry_run_opens_nothing_and_says_what_would_change(
+        self,
+        tmp_path: Path,
+        action_env: dict[str, str],
+        github_clone: Path,
+        github_double: Any,
+        prometheus: Any,
+    ) -> None:
+        env = {**action_env, "INPUT_DRY_RUN": "true", "INPUT_PROMETHEUS_URL": prometheus.url}
+
+        result = self.run(github_clone, env)
+
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert github_double.pulls() == []
+        outputs = read_outputs(tmp_path / "output")
+        assert outputs == {"pr-number": "", "changed": "true"}
