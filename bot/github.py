@@ -244,12 +244,12 @@ class GitHubRepository:
                     self._sleep(wait)
                     continue
                 if error.status >= 500 and not last:
-                    self._sleep(min(2.0**attempt, self._max_wait))
+                    self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
                     continue
                 raise _service_error(what, error.status, headers, error.data) from None
             except requests.RequestException as error:
                 if not last:
-                    self._sleep(min(2.0**attempt, self._max_wait))
+                    self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
                     continue
                 raise ServiceError(
                     f"GitHub: could not {what}: {type(error).__name__} after {attempt} "

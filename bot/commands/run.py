@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -38,7 +37,13 @@ from bot.ramp_pr import (
     next_steps,
     split,
 )
-from bot.render import plan_to_markdown, summary_line
+from bot.render import (
+    body_fingerprint,
+    job_summary,
+    pull_request_body,
+    pull_request_title,
+    summary_line,
+)
 from bot.trailers import commit_message, latest_decisions
 
 HELP = "open or update the ramp pull request (and a rollback one) from the latest base branch"
@@ -158,6 +163,7 @@ def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepos
 class Outcome:
     plan: Plan
     pull_request: int | None
+    prometheus_url: str | None = None
 
 
 def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Context) -> Outcome:
@@ -210,9 +216,10 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
             proposal,
             state,
             why_nothing=_why_nothing(branch, plan),
+            # No time in it: an unchanged plan must leave an unchanged status alone.
             status_text=(
-                f"plan stands at {now.strftime('%Y-%m-%d %H:%M')} UTC: "
-                f"{summary_line(part) if part else ''}; flags file checked against the schema"
+                f"plan stands: {summary_line(part) if part else 'nothing to change'}; "
+                "flags file checked against the schema"
             ),
             auto_merge=inputs.policy.pull_request.auto_merge_rollback,
         )
@@ -237,7 +244,7 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
     if context.dry_run and github is None:
         print(NO_GITHUB)
     number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
-    return Outcome(plan=plan, pull_request=number)
+    return Outcome(plan=plan, pull_request=number, prometheus_url=inputs.policy.prometheus.url)
 
 
 def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path | None) -> Inputs:
@@ -262,7 +269,9 @@ def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path |
 def build_proposal(branch: str, part: Plan, *, inputs: Inputs, base_sha: str) -> Proposal:
     """The pull request for one branch: title, body, labels, and the flags file it carries."""
     new_text = apply_changes(inputs.flags, part.flag_changes()).text  # schema-checked
-    body = pull_request_body(part, base_sha=base_sha, prometheus_url=inputs.policy.prometheus.url)
+    body = pull_request_body(
+        part, base_commit=base_sha, prometheus_url=inputs.policy.prometheus.url
+    )
     return Proposal(
         branch=branch,
         plan=part,
@@ -502,7 +511,8 @@ def _why_nothing(branch: str, plan: Plan) -> str:
 
 
 def _relative(root: Path, path: Path) -> str:
-    absolute = path if path.is_absolute() else Path.cwd() / path
+    # Relative paths are from the repository's root, as in the policy and in workflows.
+    absolute = path if path.is_absolute() else root / path
     try:
         return absolute.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -513,26 +523,3 @@ def _relative(root: Path, path: Path) -> str:
 
 def _short(description: str) -> str:
     return description if len(description) <= 140 else description[:139] + "…"
-
-
-# --- Rendering: bot/render.py's pull-request functions, with a plain fallback. ---
-
-
-def pull_request_title(plan: Plan) -> str:
-    changes = plan.changes
-    names = ", ".join(f"{d.feature} {d.tenant} {d.from_pct}->{d.to_pct}%" for d in changes[:3])
-    more = f" and {len(changes) - 3} more" if len(changes) > 3 else ""
-    return f"rampbot: {names}{more}"
-
-
-def pull_request_body(plan: Plan, *, base_sha: str, prometheus_url: str | None) -> str:
-    return f"{plan_to_markdown(plan)}\nBase commit: {base_sha}\n"
-
-
-def body_fingerprint(body: str) -> str:
-    # Without the first line: it holds the evaluation time, which changes on every run.
-    return hashlib.sha256(body.split("\n", 1)[-1].encode()).hexdigest()
-
-
-def job_summary(plan: Plan) -> str:
-    return plan_to_markdown(plan)

@@ -1,0 +1,446 @@
+"""`rampbot run` end to end: a real clone, a real bare origin, the GitHub test double."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from bot.trailers import parse_trailers
+from tests.github_double import BareRepo, GitHubDouble
+
+HEALTHY = {"coverage": 99.0, "anchor_p95_ms": 20, "divergence": 0}
+TENANTS = ("acme", "globex", "initech", "umbrella")
+PULLS = "/repos/acme/flags/pulls"
+
+
+def write_health(path: Path, **changes: dict[str, Any]) -> Path:
+    """A snapshot with every demo tenant healthy, except the ``changes``."""
+    tenants = {name: {**HEALTHY, **changes.get(name, {})} for name in TENANTS}
+    path.write_text(json.dumps({"tenants": tenants, "alerts": []}), encoding="utf-8")
+    return path
+
+
+def later(**delta: float) -> str:
+    """A time after the origin's first commit (made now): everything has baked by then."""
+    return (datetime.now(UTC) + timedelta(**delta)).isoformat(timespec="seconds")
+
+
+def rampbot(
+    env: dict[str, str], *args: str, capsys: pytest.CaptureFixture[str] | None = None
+) -> tuple[int, str]:
+    code = main(list(args), environ=env)
+    out = ""
+    if capsys is not None:
+        captured = capsys.readouterr()
+        out = captured.out + captured.err
+    return code, out
+
+
+def open_pulls(double: GitHubDouble) -> list[Any]:
+    return double.pulls("open")
+
+
+def flags_on(origin: BareRepo, ref: str) -> dict[str, Any]:
+    text = origin.show_file(ref, "flags.json")
+    assert text is not None
+    return json.loads(text)
+
+
+def writes(double: GitHubDouble) -> list[str]:
+    return [line for line in double.requests() if not line.startswith("GET")]
+
+
+@pytest.fixture
+def health(tmp_path: Path) -> Path:
+    return write_health(tmp_path / "health.json")
+
+
+def test_first_run_opens_one_pull_request(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    health: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = rampbot(
+        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
+    )
+    assert code == 0, out
+    [pull] = open_pulls(github_double)
+    assert pull.head == "rampbot/ramp"
+    assert set(pull.labels) == {"rampbot", "flags"}
+    head = github_origin.resolve("refs/heads/rampbot/ramp")
+    assert head is not None
+    assert github_double.statuses(head) == {"rampbot": "success"}
+    flags = flags_on(github_origin, head)
+    assert flags["features"]["receipts"]["tenants"]["acme"]["pct"] == 25
+    assert flags["revision"] == 1
+    # One commit on main, by the bot, naming each change, with a decision trailer per change.
+    message = github_origin.git("log", "-1", "--format=%B", head)
+    author = github_origin.git("log", "-1", "--format=%ae", head).strip()
+    assert author == "41898282+github-actions[bot]@users.noreply.github.com"
+    assert "receipts for acme: 10% -> 25%" in message
+    assert len(parse_trailers(message).decisions) == 7
+    assert github_double.count() <= 5, github_double.requests()
+
+
+def test_unchanged_rerun_changes_nothing_on_github(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    health: Path,
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    head = github_origin.resolve("refs/heads/rampbot/ramp")
+    github_double.reset_log()
+    # Evaluated a minute later: only the evaluation time differs.
+    assert (
+        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=1))[0]
+        == 0
+    )
+    assert writes(github_double) == []
+    assert github_double.count() <= 4, github_double.requests()
+    assert github_origin.resolve("refs/heads/rampbot/ramp") == head
+    assert len(open_pulls(github_double)) == 1
+
+
+def test_changed_health_updates_the_same_pull_request(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    health: Path,
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [before] = open_pulls(github_double)
+    old_title = before.title
+    old_head = github_origin.resolve("refs/heads/rampbot/ramp")
+    assert old_head is not None
+    worse = write_health(tmp_path / "worse.json", globex={"coverage": 90.0})
+    assert (
+        rampbot(github_env, "run", "--health", str(worse), "--now", later(hours=1, minutes=5))[0]
+        == 0
+    )
+    [after] = open_pulls(github_double)
+    assert after.number == before.number
+    assert after.title != old_title
+    new_head = github_origin.resolve("refs/heads/rampbot/ramp")
+    assert new_head != old_head
+    assert (
+        flags_on(github_origin, new_head or "")["features"]["receipts"]["tenants"]["globex"]["pct"]
+        == 1
+    )
+    assert github_double.statuses(old_head) == {"rampbot": "failure"}
+    assert github_double.statuses(new_head or "") == {"rampbot": "success"}
+
+
+def test_red_health_opens_a_rollback_that_supersedes_the_step_up(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    health: Path,
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [ramp] = open_pulls(github_double)
+    old_head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
+    red = write_health(tmp_path / "red.json", acme={"divergence": 3})
+    assert (
+        rampbot(github_env, "run", "--health", str(red), "--now", later(hours=1, minutes=5))[0] == 0
+    )
+    pulls = {pull.head: pull for pull in open_pulls(github_double)}
+    assert set(pulls) == {"rampbot/ramp", "rampbot/rollback"}
+    rollback = pulls["rampbot/rollback"]
+    assert "rollback" in rollback.labels
+    assert github_double.statuses(old_head) == {"rampbot": "failure"}
+    rolled = flags_on(github_origin, "refs/heads/rampbot/rollback")["features"]["receipts"]
+    assert rolled["tenants"]["acme"]["pct"] == 5
+    assert "hold" in rolled["tenants"]["acme"]
+    # The ramp pull request no longer steps acme up, and says why.
+    ramp_flags = flags_on(github_origin, "refs/heads/rampbot/ramp")["features"]["receipts"]
+    assert ramp_flags["tenants"]["acme"]["pct"] == 10
+    assert any(
+        f"rollback in #{rollback.number}" in comment
+        for comment in github_double.comments(ramp.number)
+    )
+
+
+def test_nothing_to_change_closes_the_pull_request_with_a_reason(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    tmp_path: Path,
+    health: Path,
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [pull] = open_pulls(github_double)
+    # No data for anyone: a Prometheus outage holds everything.
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"tenants": {}, "alerts": []}), encoding="utf-8")
+    assert (
+        rampbot(github_env, "run", "--health", str(empty), "--now", later(hours=1, minutes=5))[0]
+        == 0
+    )
+    assert open_pulls(github_double) == []
+    assert github_double.comments(pull.number)[-1].startswith("Closing: the plan at")
+
+
+def test_merge_then_run_before_the_bake_time_holds(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    health: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [pull] = open_pulls(github_double)
+    first_ids = parse_trailers(
+        github_origin.git("log", "-1", "--format=%B", "refs/heads/rampbot/ramp")
+    ).decisions
+    github_double.merge(pull.number)
+    capsys.readouterr()
+    # Ten minutes after the merge: every tenant just changed, so all hold.
+    code, out = rampbot(
+        github_env, "run", "--health", str(health), "--now", later(minutes=10), capsys=capsys
+    )
+    assert code == 0, out
+    assert open_pulls(github_double) == []
+    assert "8 hold" in out
+    # After the bake time they step again, and the commit names its parent decisions.
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    message = github_origin.git("log", "-1", "--format=%B", "refs/heads/rampbot/ramp")
+    parents = parse_trailers(message).parents
+    acme = next(d for d in first_ids if (d.feature, d.tenant) == ("receipts", "acme"))
+    assert parents["receipts", "acme"] == acme.id
+
+
+def test_a_person_s_commit_on_the_bot_branch_is_left_alone(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    health: Path,
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [pull] = open_pulls(github_double)
+    flags = github_origin.show_file("refs/heads/rampbot/ramp", "flags.json") or ""
+    human = github_origin.commit_files(
+        "rampbot/ramp",
+        {"flags.json": flags.replace('"pct": 25', '"pct": 50', 1)},
+        message="go faster",
+    )
+    worse = write_health(tmp_path / "worse.json", globex={"coverage": 90.0})
+    for minutes in (5, 10):
+        assert (
+            rampbot(
+                github_env, "run", "--health", str(worse), "--now", later(hours=1, minutes=minutes)
+            )[0]
+            == 0
+        )
+    assert github_origin.resolve("refs/heads/rampbot/ramp") == human
+    comments = github_double.comments(pull.number)
+    assert len(comments) == 1, comments
+    assert "not made by rampbot" in comments[0]
+    assert github_double.statuses(human) == {"rampbot": "failure"}
+
+
+def test_a_person_s_edit_on_main_is_kept(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    health: Path,
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    main_flags = github_origin.show_file("refs/heads/main", "flags.json") or ""
+    edited = main_flags.replace('"cohorts": ["A", "B", "C"]', '"cohorts": ["A", "B"]')
+    assert edited != main_flags
+    new_main = github_origin.commit_files("main", {"flags.json": edited}, message="drop cohort C")
+    assert (
+        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=5))[0]
+        == 0
+    )
+    head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
+    assert github_origin.git("rev-parse", f"{head}^").strip() == new_main
+    receipts = flags_on(github_origin, head)["features"]["receipts"]
+    assert receipts["cohorts"] == ["A", "B"]
+    assert receipts["tenants"]["acme"]["pct"] == 25
+    assert len(open_pulls(github_double)) == 1
+
+
+def test_revert_opens_a_pull_request_with_the_exact_inverse(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    github_clone: Path,
+    health: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [pull] = open_pulls(github_double)
+    merge = github_double.merge(pull.number)
+    code, out = rampbot(github_env, "revert", str(pull.number), capsys=capsys)
+    assert code == 0, out
+    [revert] = open_pulls(github_double)
+    assert revert.head == f"rampbot/revert-{pull.number}"
+    assert "rollback" in revert.labels
+    assert f"#{pull.number}" in (revert.body or "")
+    assert "receipts for acme: 25% back to 10%" in (revert.body or "")
+    forward = github_origin.git("diff", f"{merge}^1", merge)
+    backward = github_origin.git("diff", merge, f"refs/heads/{revert.head}")
+    inverse = github_origin.git("diff", merge, f"{merge}^1")
+    assert backward == inverse
+    assert forward
+    message = github_origin.git("log", "-1", "--format=%B", f"refs/heads/{revert.head}")
+    assert len(parse_trailers(message).reverts) == 7
+    # Asked twice, it does not open a second one.
+    assert rampbot(github_env, "revert", str(pull.number))[0] == 0
+    assert len(open_pulls(github_double)) == 1
+
+
+def test_github_500_then_success(
+    github_env: dict[str, str], github_double: GitHubDouble, health: Path
+) -> None:
+    github_double.fail_next("POST", PULLS, 500)
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert len(open_pulls(github_double)) == 1
+
+
+def test_a_short_rate_limit_is_waited_out(
+    github_env: dict[str, str], github_double: GitHubDouble, health: Path
+) -> None:
+    github_double.rate_limit_next("GET", PULLS, kind="secondary", retry_after=1)
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert len(open_pulls(github_double)) == 1
+
+
+def test_a_long_rate_limit_exits_3(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    health: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    github_double.rate_limit_next("GET", PULLS, kind="primary", reset_in=3600, times=None)
+    code, out = rampbot(
+        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
+    )
+    assert code == 3
+    assert "rate limited until" in out
+    assert github_double.token not in out
+
+
+def test_a_missing_permission_is_named(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    health: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    github_double.deny("POST", PULLS, permission="pull_requests=write")
+    code, out = rampbot(
+        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
+    )
+    assert code == 3
+    assert "the token needs pull_requests=write" in out
+    assert github_double.token not in out
+
+
+def test_two_runs_at_once_end_with_one_pull_request(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    health: Path,
+) -> None:
+    second = tmp_path / "second"
+    subprocess.run(["git", "clone", "-q", github_origin.url, str(second)], check=True)
+    now = later(hours=1)
+    codes: list[int] = []
+
+    def one(workspace: str) -> None:
+        env = {**github_env, "GITHUB_WORKSPACE": workspace}
+        codes.append(main(["run", "--health", str(health), "--now", now], environ=env))
+
+    threads = [
+        threading.Thread(target=one, args=(github_env["GITHUB_WORKSPACE"],)),
+        threading.Thread(target=one, args=(str(second),)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [0, 0]
+    assert len(github_double.pulls("all")) == 1
+
+
+def test_dry_run_touches_nothing(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    health: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = rampbot(
+        github_env,
+        "run",
+        "--dry-run",
+        "--health",
+        str(health),
+        "--now",
+        later(hours=1),
+        capsys=capsys,
+    )
+    assert code == 0, out
+    assert "title: " in out
+    assert "labels: rampbot, flags" in out
+    assert '+        "acme": {"pct": 25},' in out
+    assert writes(github_double) == []
+    assert github_origin.resolve("refs/heads/rampbot/ramp") is None
+
+
+def test_dry_run_without_a_token_says_so(
+    github_env: dict[str, str], health: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {k: v for k, v in github_env.items() if k != "GITHUB_TOKEN"}
+    code, out = rampbot(
+        env, "run", "--dry-run", "--health", str(health), "--now", later(hours=1), capsys=capsys
+    )
+    assert code == 0, out
+    assert "did not contact GitHub" in out
+
+
+def test_run_without_a_token_asks_for_one(
+    github_env: dict[str, str], health: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {k: v for k, v in github_env.items() if k != "GITHUB_TOKEN"}
+    code, out = rampbot(env, "run", "--health", str(health), capsys=capsys)
+    assert code == 1
+    assert "GITHUB_TOKEN is not set" in out
+
+
+def test_outputs_and_job_summary(
+    github_env: dict[str, str], github_double: GitHubDouble, tmp_path: Path, health: Path
+) -> None:
+    output, summary = tmp_path / "output", tmp_path / "summary.md"
+    env = {**github_env, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    assert rampbot(env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    [pull] = open_pulls(github_double)
+    assert output.read_text() == f"pr-number={pull.number}\nchanged=true\n"
+    assert "acme" in summary.read_text()
+
+
+def test_demo_runs_offline(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    code, out = rampbot(
+        {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": "secret-token"}, "demo", capsys=capsys
+    )
+    assert code == 0, out
+    assert "rampbot/rollback: open a pull request" in out
+    assert "did not contact GitHub" in out
+    assert "secret-token" not in out
