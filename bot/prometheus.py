@@ -56,9 +56,12 @@ class Connection:
 
 
 def window_query(signal: Signal, *, window: timedelta, step: timedelta) -> str:
-    """The one query for a signal: its window aggregate and its sample count, per tenant."""
+    """The one query for a signal: its window aggregate, and its sample count if it needs one."""
     selector = f"({signal.query})[{format_duration(window)}:{format_duration(step)}]"
     aggregate = f"{_OVER_TIME[signal.aggregate]}({selector})"
+    if signal.min_samples is None:
+        # Counting evaluates the subquery a second time: 2.5s more per signal at 10,000 tenants.
+        return aggregate
     count = f"count_over_time({selector})"
     return (
         f'label_replace({aggregate}, "{PART_LABEL}", "value", "", "") or '

@@ -9,16 +9,19 @@ from tests.test_prometheus import rampbot, write_repo
 
 
 def test_health_prints_a_table_of_what_was_read(tmp_path, prometheus, capsys):
-    repo = write_repo(tmp_path, prometheus.url, tenants=["green", "dip", "no_latency", "nan"])
+    repo = write_repo(
+        tmp_path, prometheus.url, tenants=["green", "dip", "no_latency", "nan"], min_samples=5
+    )
     at = at_history_end(prometheus)
     assert rampbot(repo, "health", "--now", at.isoformat()) == 0
     assert capsys.readouterr().out.splitlines() == [
-        f"health from {prometheus.url} at {at.isoformat()}, over 30m (value, samples in the window)",
+        f"health from {prometheus.url} at {at.isoformat()}, over 30m "
+        "(value; (samples) where min_samples is set)",
         "tenant      coverage (min, >= 95)  anchor_p95_ms (max, <= 30)  divergence (max, <= 0)",
-        "green       97 (31)                20 (31)                     0 (31)",
-        "dip         90 (31) *              20 (31)                     0 (31)",
-        "no_latency  97 (31)                no data                     0 (31)",
-        "nan         no data (31)           20 (31)                     0 (31)",
+        "green       97 (31)                20                          0",
+        "dip         90 (31) *              20                          0",
+        "no_latency  97 (31)                no data                     0",
+        "nan         no data (31)           20                          0",
         "* outside the healthy condition",
         "firing alerts: none",
     ]

@@ -162,7 +162,9 @@ def test_min_samples_turns_a_thin_window_into_no_data(tmp_path, prometheus, caps
 
 def test_the_window_includes_both_of_its_ends(prometheus):
     # Prometheus 2.x counts both ends of a range: 31 one-minute steps in 30m.
-    policy = parse_policy(policy_text(prometheus.url, tenants=["green"]), source="p.yml")
+    policy = parse_policy(
+        policy_text(prometheus.url, tenants=["green"], min_samples=1), source="p.yml"
+    )
     health = PrometheusHealth(Connection(url=prometheus.url)).read(
         policy, at=at_history_end(prometheus)
     )
@@ -222,20 +224,28 @@ def test_one_query_per_signal_and_one_for_alerts_for_1000_tenants(
     assert {d["action"] for d in plan["decisions"]} == {"up"}
     assert [r.path for r in proxy.requests] == ["/api/v1/query"] * 4
     queries = [r.query["query"][0] for r in proxy.requests]
-    assert ["rampbot_part" in q for q in queries] == [True, True, True, False]
+    policy = parse_policy(policy_text(proxy.url, case="many"), source="p.yml")
+    step = policy.prometheus.step
+    assert queries[:3] == [
+        window_query(signal, window=timedelta(minutes=30), step=step) for signal in policy.signals
+    ]
     assert queries[3] == 'ALERTS{alertstate="firing"}'
     assert {r.query["time"][0] for r in proxy.requests} == {f"{prometheus.history_end}.000"}
 
 
 def test_the_query_computes_the_window_aggregate_and_count_at_once():
-    policy = parse_policy(policy_text("http://x", tenants=["a"]), source="p.yml")
-    assert window_query(
-        policy.signals[0], window=timedelta(minutes=30), step=policy.prometheus.step
-    ) == (
+    policy = parse_policy(policy_text("http://x", min_samples=10), source="p.yml")
+    window = timedelta(minutes=30)
+    coverage, latency = policy.signals[:2]
+    assert window_query(coverage, window=window, step=policy.prometheus.step) == (
         'label_replace(min_over_time((avg by (tenant) (shadow_coverage_pct{case="history"}))'
         '[30m:1m]), "rampbot_part", "value", "", "") or '
         'label_replace(count_over_time((avg by (tenant) (shadow_coverage_pct{case="history"}))'
         '[30m:1m]), "rampbot_part", "samples", "", "")'
+    )
+    # Without min_samples, no count: it would evaluate the subquery twice.
+    assert window_query(latency, window=window, step=policy.prometheus.step) == (
+        'max_over_time((max by (tenant) (anchor_latency_ms{case="history"}))[30m:1m])'
     )
 
 

@@ -166,7 +166,7 @@ def health_to_table(policy: Policy, health: Health) -> str:
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = [
         f"health from {health.source} at {at}, over {format_duration(policy.bake_time)} "
-        "(value, samples in the window)"
+        "(value; (samples) where min_samples is set)"
     ]
     lines += [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
