@@ -105,11 +105,21 @@ class GitHubRepository:
 
     def open_pull_requests(self, *, base: str) -> list[PullRequest]:
         """Every open pull request into ``base``: one request for up to 100."""
-        repo = self._github.get_repo(self._repository)
 
         def fetch() -> list[PullRequest]:
-            pulls = repo.get_pulls(state="open", base=base)
-            return [_pull_request(pull.raw_data) for pull in pulls]
+            # The list already holds every field we read; PyGithub's objects would fetch
+            # each pull request again when asked for their raw data.
+            found: list[PullRequest] = []
+            for page in range(1, 100):
+                _, data = self._github.requester.requestJsonAndCheck(
+                    "GET",
+                    f"{self._url}/pulls",
+                    parameters={"state": "open", "base": base, "per_page": 100, "page": page},
+                )
+                found.extend(_pull_request(item) for item in data)
+                if len(data) < 100:
+                    break
+            return found
 
         return self._call(f"list the open pull requests into {base}", fetch)
 
