@@ -159,14 +159,16 @@ def charts(changes: Sequence[Change]) -> str:
     if not changes:
         return ""
     start, end = changes[0].at, changes[-1].at
-    lines = ["", "percentage over time, " + f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}:"]
+    lines = ["", f"percentage over time, {start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M} UTC:"]
     pairs = sorted({change.pair for change in changes})
     label = max(len(f"{feature}/{tenant}") for feature, tenant in pairs)
     for pair in pairs:
         points = [(c.at, c.to_pct or 0) for c in changes if c.pair == pair]
-        first = next(c.from_pct for c in changes if c.pair == pair)
+        first = next(c for c in changes if c.pair == pair)
+        # Before the file existed the pair had no percentage: start the line at its first one.
+        initial = first.from_pct if first.from_pct is not None else first.to_pct
         name = f"{pair[0]}/{pair[1]}".ljust(label)
-        lines.append(f"{name}  {sparkline(points, start=start, end=end, initial=first or 0)}")
+        lines.append(f"{name}  {sparkline(points, start=start, end=end, initial=initial or 0)}")
     return "\n".join(lines) + "\n"
 
 
