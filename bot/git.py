@@ -218,7 +218,8 @@ def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str
     except git.GitCommandError as error:
         stderr = _git_stderr(error)
         output = f"{error.stdout or ''} {stderr}"
-        if "stale info" in output or "rejected" in output or "fetch first" in output:
+        moved = ("stale info", "fetch first", "non-fast-forward", "failed to update ref")
+        if "hook declined" not in output and any(sign in output for sign in moved):
             raise PushRejected(f"{branch} moved on {remote}: {stderr}") from None
         raise ServiceError(
             f"git push {remote} {branch} failed: {stderr}; check that the token may push "

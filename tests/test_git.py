@@ -1,0 +1,139 @@
+"""bot/git.py against real repositories: a bare origin and a clone under tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot import git as gitrepo
+from bot.errors import ConflictError
+
+BOT = gitrepo.Identity(name="rampbot", email="bot@example.invalid")
+
+
+def sh(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    origin = tmp_path / "origin.git"
+    sh(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    seed = tmp_path / "seed"
+    sh(tmp_path, "clone", "-q", str(origin), str(seed))
+    (seed / "flags.json").write_text('{"pct": 1}\n')
+    (seed / "other.txt").write_text("x\n")
+    sh(seed, "add", ".")
+    sh(seed, "commit", "-q", "-m", "start")
+    sh(seed, "push", "-q", "origin", "HEAD:main")
+    work = tmp_path / "work"
+    sh(tmp_path, "clone", "-q", str(origin), str(work))
+    return work
+
+
+def test_commit_file_leaves_the_checkout_alone(clone: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main")
+    assert base is not None
+    commit = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text='{"pct": 5}\n', message="step\n", identity=BOT
+    )
+    assert gitrepo.parents_of(repo, commit) == [base]
+    assert gitrepo.read_file(repo, commit, "flags.json") == '{"pct": 5}\n'
+    assert gitrepo.read_file(repo, commit, "other.txt") == "x\n"
+    assert sh(clone, "log", "-1", "--format=%an <%ae>", commit) == "rampbot <bot@example.invalid>"
+    assert sh(clone, "status", "--porcelain") == ""
+    assert sh(clone, "rev-parse", "HEAD") == base
+
+
+def test_push_with_lease_and_a_moved_branch(clone: Path, tmp_path: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main") or ""
+    first = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text="1\n", message="a\n", identity=BOT
+    )
+    gitrepo.push(repo, remote="origin", commit=first, branch="rampbot/ramp", expected=None)
+    # Someone else pushes to the branch: our next push, leased on `first`, must be refused.
+    other = tmp_path / "other"
+    sh(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(other))
+    sh(other, "checkout", "-q", "rampbot/ramp")
+    (other / "flags.json").write_text("2\n")
+    sh(other, "commit", "-q", "-am", "mine")
+    sh(other, "push", "-q", "origin", "rampbot/ramp")
+    second = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text="3\n", message="b\n", identity=BOT
+    )
+    with pytest.raises(gitrepo.PushRejected):
+        gitrepo.push(repo, remote="origin", commit=second, branch="rampbot/ramp", expected=first)
+    # Creating a branch that exists already is refused the same way.
+    with pytest.raises(gitrepo.PushRejected):
+        gitrepo.push(repo, remote="origin", commit=second, branch="rampbot/ramp", expected=None)
+
+
+def test_foreign_commits_are_those_not_by_the_bot(clone: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main") or ""
+    bot = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text="1\n", message="a\n", identity=BOT
+    )
+    person = gitrepo.commit_file(
+        repo,
+        parent=bot,
+        path="flags.json",
+        text="2\n",
+        message="b\n",
+        identity=gitrepo.Identity(name="Pat", email="pat@example.com"),
+    )
+    assert gitrepo.foreign_commits(repo, base=base, head=bot, identity=BOT) == []
+    [foreign] = gitrepo.foreign_commits(repo, base=base, head=person, identity=BOT)
+    assert foreign.sha == person
+    assert foreign.author == "Pat <pat@example.com>"
+
+
+def test_revert_merge_is_the_exact_inverse(clone: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main") or ""
+    step = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text='{"pct": 5}\n', message="a\n", identity=BOT
+    )
+    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
+    merge = sh(clone, "rev-parse", "HEAD")
+    revert = gitrepo.revert_merge(repo, onto=merge, merge=merge, message="Revert\n", identity=BOT)
+    assert sh(clone, "diff", merge, revert) == sh(clone, "diff", merge, f"{merge}^1")
+    assert gitrepo.read_file(repo, revert, "flags.json") == '{"pct": 1}\n'
+    assert sh(clone, "worktree", "list").count("\n") == 0  # the scratch worktree is gone
+
+
+def test_revert_conflict_is_a_conflict_error(clone: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main") or ""
+    step = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text='{"pct": 5}\n', message="a\n", identity=BOT
+    )
+    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
+    merge = sh(clone, "rev-parse", "HEAD")
+    later = gitrepo.commit_file(
+        repo, parent=merge, path="flags.json", text='{"pct": 9}\n', message="b\n", identity=BOT
+    )
+    with pytest.raises(ConflictError, match="revert it by hand"):
+        gitrepo.revert_merge(repo, onto=later, merge=merge, message="Revert\n", identity=BOT)
+
+
+def test_messages_follow_every_parent(clone: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main") or ""
+    step = gitrepo.commit_file(
+        repo,
+        parent=base,
+        path="flags.json",
+        text="5\n",
+        message="step\n\nRampbot-Decision: 0123456789ab f/t 1->5 up\n",
+        identity=BOT,
+    )
+    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
+    found = gitrepo.messages(repo, ref="HEAD", path="flags.json")
+    assert any("Rampbot-Decision" in message for message in found)
