@@ -128,10 +128,9 @@ def _title(plan: Plan, *, detail: int) -> str:
         if moved:
             parts.append(_title_part(verb, moved, detail=detail))
     holds = sum(d.action is Action.HOLD for d in plan.decisions)
-    if len({d.feature for d in plan.decisions}) <= 1:
-        parts.append(f"hold {_count(holds, 'tenant')}")
-    elif holds:
-        parts.append(_count(holds, "hold"))
+    if holds or not parts:
+        one_feature = len({d.feature for d in plan.decisions}) <= 1
+        parts.append(f"hold {_count(holds, 'tenant')}" if one_feature else _count(holds, "hold"))
     title = "; ".join(parts)
     return title[:1].upper() + title[1:] if plan.changed else f"No change: {title}"
 
@@ -144,7 +143,8 @@ def _title_part(verb: str, decisions: Sequence[Decision], *, detail: int) -> str
         feature_text = ", ".join(title_text(f, limit=30) for f in features)
     else:
         feature_text = _count(len(features), "feature")
-    target = f" to {targets.pop()}%" if len(targets) == 1 else ""
+    # A rollback's target is in the table; its title has room for the reason instead.
+    target = f" to {targets.pop()}%" if len(targets) == 1 and verb != "rollback" else ""
     if detail == 3 or (detail and len(tenants) <= 3) or len(tenants) == 1:
         tenant_text = ", ".join(title_text(t, limit=30) for t in tenants)
     else:
@@ -355,6 +355,35 @@ def _table(
         rows.append(row)
         used += size
     return text + "".join(rows), len(rows)
+
+
+def _compact(
+    decisions: Sequence[Decision], *, budget: int | None, measure: Callable[[str], int]
+) -> tuple[str, int]:
+    """Changes as lines of tenant names per feature and step, as many as fit in ``budget``."""
+    groups: dict[tuple[str, Action, int, int], list[str]] = {}
+    for d in decisions:
+        groups.setdefault((d.feature, d.action, d.from_pct, d.to_pct), []).append(d.tenant)
+    lines = []
+    used = named = 0
+    for (feature, action, from_pct, to_pct), tenants in groups.items():
+        line = f"- {ACTION_TEXT[action]} {escape(feature, limit=60)} {from_pct}% → {to_pct}%: "
+        used += measure(line) + 1
+        if budget is not None and used > budget:
+            break
+        shown = []
+        for tenant in tenants:
+            name = escape(tenant, limit=80)
+            if budget is not None and used + measure(name) + 2 > budget:
+                break
+            shown.append(name)
+            used += measure(name) + 2
+        named += len(shown)
+        more = f" and {len(tenants) - len(shown):,} more" if len(shown) < len(tenants) else ""
+        lines.append(line + ", ".join(shown) + more)
+        if more:
+            break
+    return "\n".join(lines) + "\n", named
 
 
 # --- Sections -------------------------------------------------------------------------------
@@ -643,12 +672,22 @@ def _document(
         table, shown = _table(
             plan, changes, prometheus_url=prometheus_url, budget=room, measure=measure
         )
+        if shown < len(changes) and room is not None:
+            # Too many for a row each: half the room for rows, the rest to name the others.
+            table, shown = _table(
+                plan, changes, prometheus_url=prometheus_url, budget=room // 2, measure=measure
+            )
         text = "### Changes\n\n" + table
         if shown < len(changes):
-            text += (
-                f"\n…and {len(changes) - shown:,} more changes, left out to fit; the job "
-                "summary of the workflow run and `rampbot plan` list them all.\n"
-            )
+            rest = changes[shown:]
+            budget = None if room is None else room - measure(text) - 300
+            names, named = _compact(rest, budget=budget, measure=measure)
+            text += f"\nThe other {len(rest):,} changes, by tenant only:\n\n{names}"
+            if named < len(rest):
+                text += (
+                    f"\n…and {len(rest) - named:,} more changes, left out to fit; the job "
+                    "summary of the workflow run and `rampbot plan` list them all.\n"
+                )
         sections.append(text)
         if room is not None:
             room -= measure(text)
