@@ -11,10 +11,9 @@ from bot.policy import Policy, Ramp
 def cross_check(policy: Policy, flags: Flags, *, policy_source: str) -> list[InputError]:
     """Return one problem per feature missing from the flags file or percentage off its ramp."""
     problems: list[InputError] = []
-    spans = parse_spans(flags.text)
 
     def problem(path: list[str], message: str) -> None:
-        line = line_of(flags.text, deepest_span(spans, path).start)
+        line = line_of(flags.text, deepest_span(parse_spans(flags.text), path).start)
         where = ".".join(path)
         problems.append(
             InputError(f"{flags.source}: {where}: {message}", file=flags.source, line=line)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import NamedTuple
 
 from bot.duration import format_duration
 from bot.flags import FeatureFlag, FlagChange, Flags
@@ -59,8 +60,7 @@ class Evidence:
         return f"{measured} {self.condition.breach_text()}{critical}"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well under a second
     tenant: str
     feature: str
     from_pct: int
@@ -118,10 +118,14 @@ def decide(
     last_change: LastChange,
 ) -> Plan:
     """Decide every tenant of every feature in the policy, independently."""
+    window = policy.bake_time_text
+    judged: dict[str, _Judged] = {}  # health is judged once per tenant, whatever the features
     decisions = []
     for feature_name, ramp in policy.features.items():
         feature = flags.features[feature_name]
         for tenant in _tenants(policy, feature, health):
+            if tenant not in judged:
+                judged[tenant] = _judge_tenant(policy, health, tenant, window)
             decisions.append(
                 _decide_tenant(
                     policy,
@@ -129,7 +133,7 @@ def decide(
                     feature_name,
                     feature,
                     tenant,
-                    health,
+                    judged[tenant],
                     now=now,
                     changed_at=last_change.get((feature_name, tenant)),
                 )
@@ -137,7 +141,7 @@ def decide(
     return Plan(
         decisions=tuple(decisions),
         evaluated_at=now,
-        window=format_duration(policy.bake_time),
+        window=window,
         queries={signal.name: signal.query for signal in policy.signals},
     )
 
@@ -148,6 +152,42 @@ def _tenants(policy: Policy, feature: FeatureFlag, health: Health) -> list[str]:
     # Discovered: every tenant a signal reported, and every tenant the flags file names, so
     # that a tenant missing from Prometheus is held with a reason rather than forgotten.
     return sorted(set(health.readings) | set(feature.tenants or ()))
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """One tenant's health judged against the policy, with the reasons each rule would quote."""
+
+    evidence: tuple[Evidence, ...]
+    alerts: tuple[Alert, ...]
+    critical: list[str]  # critical breaches and firing alerts of a rollback severity
+    breached: list[str]
+    missing: list[str]
+    healthy: list[str]
+
+
+def _judge_tenant(policy: Policy, health: Health, tenant: str, window: str) -> _Judged:
+    evidence = tuple(_judge(signal, health, tenant, window) for signal in policy.signals)
+    alerts = tuple(
+        alert for alert in health.alerts_for(tenant) if alert.severity in policy.rollback_severities
+    )
+
+    def reasons(verdict: Verdict, *, critical: bool | None = None) -> list[str]:
+        return [
+            str(e)
+            for e in evidence
+            if e.verdict is verdict and (critical is None or e.critical == critical)
+        ]
+
+    return _Judged(
+        evidence=evidence,
+        alerts=alerts,
+        critical=reasons(Verdict.BREACHED, critical=True)
+        + [f"alert {alert.name} ({alert.severity}) firing" for alert in alerts],
+        breached=reasons(Verdict.BREACHED),
+        missing=reasons(Verdict.NO_DATA),
+        healthy=[str(e) for e in evidence],
+    )
 
 
 def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence:
@@ -180,17 +220,12 @@ def _decide_tenant(
     feature_name: str,
     feature: FeatureFlag,
     tenant: str,
-    health: Health,
+    judged: _Judged,
     *,
     now: datetime,
     changed_at: datetime | None,
 ) -> Decision:
     current = feature.pct_for(tenant)
-    window = policy.bake_time_text
-    evidence = tuple(_judge(signal, health, tenant, window) for signal in policy.signals)
-    alerts = tuple(
-        alert for alert in health.alerts_for(tenant) if alert.severity in policy.rollback_severities
-    )
 
     def decision(action: Action, to_pct: int, reasons: list[str]) -> Decision:
         if to_pct == current and action is not Action.HOLD:
@@ -204,11 +239,10 @@ def _decide_tenant(
             to_pct=to_pct,
             action=action,
             reasons=tuple(reasons),
-            evidence=evidence,
-            alerts=alerts,
+            evidence=judged.evidence,
+            alerts=judged.alerts,
         )
 
-    rollback_to = ramp.min if policy.rollback is RollbackTo.MIN else ramp.down(current)
     tenant_flag = feature.tenant(tenant)
     # 1. A person said to leave it alone.
     if feature.paused:
@@ -216,21 +250,20 @@ def _decide_tenant(
     if tenant_flag.paused:
         return decision(Action.HOLD, current, [f"tenant {tenant} is paused for {feature_name}"])
     # 2. A critical breach or a firing alert of a rollback severity.
-    critical = [str(e) for e in evidence if e.verdict is Verdict.BREACHED and e.critical]
-    firing = [f"alert {alert.name} ({alert.severity}) firing" for alert in alerts]
-    if critical or firing:
-        return decision(Action.ROLLBACK, rollback_to, critical + firing)
+    if judged.critical:
+        return decision(Action.ROLLBACK, _rollback_to(policy, ramp, current), judged.critical)
     # 3. Any other breach.
-    breached = [str(e) for e in evidence if e.verdict is Verdict.BREACHED]
-    if breached:
-        return decision(Action.DOWN, ramp.down(current), breached)
+    if judged.breached:
+        return decision(Action.DOWN, ramp.down(current), judged.breached)
     # 4. Missing data: never a reason to go up, and only by choice a reason to go down.
-    missing = [str(e) for e in evidence if e.verdict is Verdict.NO_DATA]
-    if missing:
+    if judged.missing:
         if policy.no_data is NoData.ROLLBACK:
-            return decision(Action.ROLLBACK, rollback_to, [*missing, "no_data: rollback"])
-        return decision(Action.HOLD, current, missing)
-    healthy = [str(e) for e in evidence]
+            return decision(
+                Action.ROLLBACK,
+                _rollback_to(policy, ramp, current),
+                [*judged.missing, "no_data: rollback"],
+            )
+        return decision(Action.HOLD, current, judged.missing)
     # 5. Held since a rollback, until a person deletes the marker.
     if tenant_flag.hold is not None:
         return decision(
@@ -239,7 +272,7 @@ def _decide_tenant(
             [
                 f"held after a rollback ({tenant_flag.hold}); delete "
                 f"features.{feature_name}.tenants.{tenant}.hold to resume the ramp",
-                *healthy,
+                *judged.healthy,
             ],
         )
     # 6. Not baked yet.
@@ -248,7 +281,14 @@ def _decide_tenant(
         return decision(
             Action.HOLD,
             current,
-            [f"at {current}% for {baked}, less than the bake time of {window}", *healthy],
+            [
+                f"at {current}% for {baked}, less than the bake time of {policy.bake_time_text}",
+                *judged.healthy,
+            ],
         )
     # 7. Healthy over the whole window.
-    return decision(Action.UP, ramp.up(current), healthy)
+    return decision(Action.UP, ramp.up(current), judged.healthy)
+
+
+def _rollback_to(policy: Policy, ramp: Ramp, current: int) -> int:
+    return ramp.min if policy.rollback is RollbackTo.MIN else ramp.down(current)

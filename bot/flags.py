@@ -6,15 +6,14 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.errors import InputError
 from bot.jsontext import JsonEditor, deepest_span, line_of, parse_spans
 from bot.schema import check
 
 
-@dataclass(frozen=True)
-class TenantFlag:
+class TenantFlag(NamedTuple):  # a NamedTuple: a flags file can hold 100,000 of them
     pct: int | None = None  # None: the feature's pct applies
     paused: bool = False
     hold: str | None = None  # set by a rollback; a person deletes it to let the ramp resume
@@ -44,8 +43,7 @@ class Flags:
     source: str
 
 
-@dataclass(frozen=True)
-class FlagChange:
+class FlagChange(NamedTuple):
     """Set ``feature``'s percentage for ``tenant``; ``hold`` sets the rollback marker."""
 
     feature: str

@@ -15,10 +15,9 @@ from typing import Any
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _scan_value = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-_scan_string = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """Where one value sits: ``text[start:end]``; for objects, also where each member sits."""
 
@@ -47,22 +46,30 @@ def _skip(text: str, pos: int) -> int:
     return _WHITESPACE.match(text, pos).end()  # type: ignore[union-attr]
 
 
+# One match takes a member's key and its colon; one more takes the comma or closing brace. Flags
+# files hold 100,000 members, so fewer steps per member is most of the speed.
+_KEY = re.compile(r'[ \t\n\r]*"((?:[^"\\]|\\.)*)"[ \t\n\r]*:[ \t\n\r]*', re.DOTALL)
+_AFTER_VALUE = re.compile(r"[ \t\n\r]*([,}])")
+
+
 def _object(text: str, start: int) -> Span:
     members: dict[str, Span] = {}
     pos = _skip(text, start + 1)
     if text[pos] == "}":
         return Span(start, pos + 1, members=members, close=pos)
     while True:
-        key_start = pos
-        key, pos = _scan_string(text, pos + 1)
-        pos = _skip(text, _skip(text, pos) + 1)  # past the colon
-        child = _value(text, pos)
-        child.key_start = key_start
+        key_match = _KEY.match(text, pos)
+        assert key_match is not None, "parse_spans takes only text that json.loads accepted"
+        raw_key = key_match.group(1)
+        key = json.loads(f'"{raw_key}"') if "\\" in raw_key else raw_key
+        child = _value(text, key_match.end())
+        child.key_start = key_match.start(1) - 1
         members[key] = child
-        pos = _skip(text, child.end)
-        if text[pos] == "}":
-            return Span(start, pos + 1, members=members, close=pos)
-        pos = _skip(text, pos + 1)  # past the comma
+        after = _AFTER_VALUE.match(text, child.end)
+        assert after is not None
+        if after.group(1) == "}":
+            return Span(start, after.end(), members=members, close=after.end() - 1)
+        pos = after.end()
 
 
 def line_of(text: str, offset: int) -> int:
@@ -98,7 +105,9 @@ class JsonEditor:
 
     def replace(self, span: Span, value: Any) -> None:
         """Replace the value at ``span`` with ``value``."""
-        self.edits.append(TextEdit(span.start, span.end, json.dumps(value)))
+        # str() of an int is what json.dumps writes, without its overhead (93,000 edits at scale).
+        text = str(value) if type(value) is int else json.dumps(value)
+        self.edits.append(TextEdit(span.start, span.end, text))
 
     def insert(self, parent: Span, members: dict[str, Any], *, after: str | None = None) -> None:
         """Add ``members`` to the object at ``parent``, laid out like their siblings.

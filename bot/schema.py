@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 
 from bot.errors import InputError, InputErrors
 
 # Finds the line of a value from its path in the document, when the format allows.
 LineFinder = Callable[[Sequence[str | int]], int | None]
+
+
+@cache
+def _fast_validator(name: str) -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(json.loads(schema_text(name)))
 
 
 @cache
@@ -46,6 +52,10 @@ def format_path(path: Iterable[str | int]) -> str:
 
 def check(document: Any, schema: str, *, source: str, find_line: LineFinder) -> None:
     """Raise InputErrors listing every place where ``document`` breaks ``schema``."""
+    # The compiled validator answers "valid?" about 100 times faster, which matters for a
+    # flags file of 10,000 tenants; the reference implementation then words the errors.
+    if _fast_validator(schema).is_valid(document):
+        return
     errors = sorted(
         map(_most_specific, _validator(schema).iter_errors(document)),
         key=lambda error: [str(part) for part in error.absolute_path],
