@@ -62,6 +62,12 @@ def test_pull_request_lifecycle_ends_in_a_real_merge_commit(
 
     found = list(repo.get_pulls(state="open", head=f"acme:{BRANCH}", base="main"))
     assert [p.number for p in found] == [pr.number]
+    # PyGithub sends the filters verbatim as query parameters.
+    assert github_double.log[-1].query == {
+        "state": "open",
+        "head": f"acme:{BRANCH}",
+        "base": "main",
+    }
 
     pr.edit(body="plan v2")
     pr.add_to_labels("rampbot", "rollback")
@@ -343,3 +349,15 @@ def test_enterprise_style_base_url(github_double: GitHubDouble, repo: Any, head:
     pr.enable_automerge()
     assert github_double.pull(pr.number).auto_merge is not None
     assert github_double.count("POST", "/graphql") == 1
+
+
+def test_lists_are_paged_with_link_headers(github_double: GitHubDouble, repo: Any) -> None:
+    for index in range(35):
+        repo.create_label(f"label-{index:02}", "ededed")
+    github_double.reset_log()
+    names = [label.name for label in repo.get_labels()]
+    assert names == [f"label-{index:02}" for index in range(35)]
+    assert github_double.requests() == [
+        "GET /repos/acme/flags/labels -> 200",
+        "GET /repos/acme/flags/labels?page=2&per_page=30 -> 200",
+    ]
