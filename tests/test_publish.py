@@ -222,3 +222,17 @@ def test_nothing_to_publish_to_is_an_input_error(
 ) -> None:
     assert main(["publish", "--flags", str(flags_file(1))], environ={}) == 1
     assert "nothing to publish to" in capsys.readouterr().err
+
+
+def test_a_redis_error_inside_the_script_writes_nothing(
+    redis_server: RedisServer, flags_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The revision key holds a list (someone else's data): the script fails before writing."""
+    client = redis.Redis.from_url(redis_server.url)
+    client.rpush(f"{NAMESPACE}:revision", "x")
+    client.close()
+    assert publish(flags_file(2), redis_server.url) == EXIT_SERVICE
+    assert "WRONGTYPE" in capsys.readouterr().err
+    client = redis.Redis.from_url(redis_server.url)
+    assert client.exists(f"{NAMESPACE}:spec") == 0
+    client.close()
