@@ -24,6 +24,15 @@ def open_repository(path: Path) -> git.Repo:
         raise InputError(f"{path}: not inside a git repository") from None
 
 
+def find_repository(path: Path) -> git.Repo | None:
+    """The git repository containing ``path`` and with at least one commit, else None."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    return repo if repo.head.is_valid() else None
+
+
 def flags_versions(
     repo: git.Repo, path: str, *, ref: str, since: datetime | None = None
 ) -> tuple[FlagsVersion | None, list[FlagsVersion]]:

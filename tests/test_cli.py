@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,26 @@ def test_secrets_never_reach_the_output(repo, capsys):
     token = "ghp_s3cr3tvalue"
     assert run(repo, "validate", "--flags", token, environ={"GITHUB_TOKEN": token}) == 1
     assert token not in capsys.readouterr().err
+
+
+def test_plan_in_a_git_repository_takes_bake_times_from_history(repo, capsys, monkeypatch):
+    def commit(message: str, when: str) -> None:
+        monkeypatch.setenv("GIT_AUTHOR_DATE", when)
+        monkeypatch.setenv("GIT_COMMITTER_DATE", when)
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(repo), "commit", "-qm", message], check=True)
+
+    subprocess.run(["git", "-C", str(repo), "init", "-q", "-b", "main"], check=True)
+    commit("flags", "2026-11-25T09:00:00Z")
+    text = (repo / "flags.json").read_text()
+    (repo / "flags.json").write_text(text.replace('"acme": {"pct": 10}', '"acme": {"pct": 25}'))
+    commit("acme to 25", "2026-11-26T09:18:00Z")  # 12 minutes before the snapshot
+    assert run(repo, "plan", "--health", "health.json", "--format", "json") == 0
+    decisions = json.loads(capsys.readouterr().out)["decisions"]
+    acme = next(d for d in decisions if (d["feature"], d["tenant"]) == ("receipts", "acme"))
+    assert (acme["action"], acme["reasons"][0]) == (
+        "hold",
+        "at 25% for 12m, less than the bake time of 30m",
+    )
+    attest = next(d for d in decisions if (d["feature"], d["tenant"]) == ("attest", "acme"))
+    assert attest["action"] == "up"  # unchanged for a day: baked

@@ -6,13 +6,17 @@ import argparse
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+from bot import git as gitrepo
 from bot.commands.health import read_source
 from bot.commands.options import add_health_options, add_input_options
 from bot.decide import LastChange, Plan, decide
 from bot.files import write_atomically
 from bot.flags import apply_changes
 from bot.health import Health
+from bot.history import last_changed
 from bot.inputs import Inputs, load_inputs
 from bot.render import plan_to_json, plan_to_markdown
 
@@ -38,7 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
     health = read_health(args, inputs, environ)
-    plan = make_plan(inputs, health, now=args.now)
+    # Inside a git repository the bake time comes from the flags file's committed history.
+    repo = gitrepo.find_repository(Path.cwd())
+    flags_in_repo = _inside(repo, inputs.flags_path) if repo is not None else None
+    plan = make_plan(
+        inputs,
+        health,
+        now=args.now,
+        history=(repo, "HEAD", flags_in_repo) if flags_in_repo else None,
+    )
     if args.format == "json":
         print(json.dumps(plan_to_json(plan), indent=2))
     else:
@@ -58,15 +70,33 @@ def make_plan(
     health: Health,
     *,
     now: datetime | None,
-    last_change: LastChange | None = None,
+    history: tuple[Any, str, str] | None,
 ) -> Plan:
     """Decide at ``now``, else at the time the health was measured, else at the present.
 
-    ``last_change`` (from git history, see `rampbot run`) dates each tenant's last change for
-    the bake time; without it nothing counts as recently changed.
+    ``history`` is (repository, ref, flags file path in it): each tenant's last change on that
+    ref's first-parent history dates its bake time. Without it nothing counts as recently changed.
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
-    return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change or {})
+    last_change: LastChange = {}
+    if history is not None:
+        repo, ref, flags_path = history
+        baseline, recent = gitrepo.flags_versions(
+            repo, flags_path, ref=ref, since=moment - inputs.policy.bake_time
+        )
+        tenants = set(inputs.policy.tenants or ()) | set(health.readings)
+        for feature in inputs.flags.features.values():
+            tenants |= set(feature.tenants or ())
+        last_change = last_changed(baseline, recent, tenants=tenants)
+    return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change)
+
+
+def _inside(repo: Any, path: Path) -> str | None:
+    """``path`` relative to the repository's root, or None when it lies outside."""
+    try:
+        return Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def write_plan(inputs: Inputs, plan: Plan) -> None:

@@ -23,7 +23,7 @@ from bot.decide import Plan
 from bot.errors import ConflictError, InputError, InputErrors, ServiceError
 from bot.flags import apply_changes, parse_flags
 from bot.github import GitHubRepository, PullRequestAlreadyExists, PullRequests
-from bot.history import effective_percentages, last_changed
+from bot.history import effective_percentages
 from bot.inputs import Inputs, load_policy
 from bot.policy import Policy, PullRequestSettings, parse_policy
 from bot.ramp_pr import (
@@ -184,18 +184,7 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
     flags_rel = str(inputs.flags_path)
     health = read_health(args, inputs, environ)
     now = args.now or health.evaluated_at or datetime.now(UTC)
-    baseline, recent = gitrepo.flags_versions(
-        repo, flags_rel, ref=base_sha, since=now - inputs.policy.bake_time
-    )
-    tenants = set(inputs.policy.tenants or ()) | set(health.readings)
-    for feature in inputs.flags.features.values():
-        tenants |= set(feature.tenants or ())
-    plan = make_plan(
-        inputs,
-        health,
-        now=now,
-        last_change=last_changed(baseline, recent, tenants=tenants),
-    )
+    plan = make_plan(inputs, health, now=now, history=(repo, base_sha, flags_rel))
     parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
     print(
         f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
