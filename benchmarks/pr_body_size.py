@@ -74,12 +74,10 @@ def main() -> None:
     for tenants in (10, 1_000, 10_000):
         plan = fleet(tenants)
         started = time.perf_counter()
-        body = pull_request_body(
-            plan, base_commit="4d4ed45e" * 5, prometheus_url="https://prometheus.example.com"
-        )
+        body = pull_request_body(plan, base_commit="4d4ed45e" * 5)
         body_ms = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        summary = job_summary(plan, prometheus_url="https://prometheus.example.com")
+        summary = job_summary(plan)
         summary_ms = (time.perf_counter() - started) * 1000
         metadata = read_body_metadata(body) or {}
         assert github_length(body) <= PULL_REQUEST_BODY_LIMIT

@@ -81,7 +81,8 @@ class Plan:
     evaluated_at: datetime
     window: str
     # signal -> its PromQL query, for graph links and query hashes in the pull request body.
-    queries: Mapping[str, str] = field(default_factory=dict)
+    queries: Mapping[str, str] = field(default_factory=dict)  # signal -> PromQL
+    graph_links: Mapping[str, str] = field(default_factory=dict)  # signal -> Prometheus graph page
 
     @property
     def changed(self) -> bool:
@@ -143,6 +144,7 @@ def decide(
         evaluated_at=now,
         window=window,
         queries={signal.name: signal.query for signal in policy.signals},
+        graph_links=dict(health.query_urls),
     )
 
 

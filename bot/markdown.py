@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 ZERO_WIDTH_JOINER = "\u200d"
 ELLIPSIS = "…"
@@ -87,8 +87,3 @@ def link(label: str, url: str) -> str:
     # Inside <...> a destination may hold spaces and parentheses, but not < > or a line break.
     safe = url.replace("<", "%3C").replace(">", "%3E").replace("\n", "").replace(" ", "%20")
     return f"[{label}](<{safe}>)"
-
-
-def query_url(base: str, path: str, params: dict[str, str]) -> str:
-    """``base`` + ``path`` with ``params`` percent-encoded."""
-    return f"{base.rstrip('/')}{path}?{urlencode(params)}"

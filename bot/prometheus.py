@@ -157,7 +157,10 @@ class PrometheusHealth:
             source=shown_url(self.connection.url),
             query_urls={
                 signal.name: graph_url(
-                    self.connection.url, signal.query, end=evaluated_at, window=policy.bake_time
+                    shown_url(self.connection.url),
+                    signal.query,
+                    end=evaluated_at,
+                    window=policy.bake_time,
                 )
                 for signal in policy.signals
             },

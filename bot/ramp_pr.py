@@ -8,7 +8,7 @@ rollbacks. A rollback wins: a tenant rolled back is left out of the ramp branch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.decide import Action, Plan
 
@@ -110,7 +110,7 @@ def split(plan: Plan) -> dict[str, Plan | None]:
             for decision in plan.decisions
             if not decision.changed or decision.action in actions
         )
-        part = Plan(decisions=decisions, evaluated_at=plan.evaluated_at, window=plan.window)
+        part = replace(plan, decisions=decisions)
         parts[branch] = part if part.changed else None
     return parts
 

@@ -18,7 +18,7 @@ from typing import Any
 from bot import __version__
 from bot.decide import Action, Decision, Evidence, Plan, Verdict
 from bot.health import Alert
-from bot.markdown import code, escape, escape_html, link, query_url, title_text
+from bot.markdown import code, escape, escape_html, link, title_text
 from bot.policy import format_number
 from bot.redact import redact
 
@@ -266,24 +266,13 @@ def _signals(plan: Plan) -> list[str]:
     return names
 
 
-def graph_link(prometheus_url: str, query: str, *, plan: Plan) -> str:
-    """Prometheus' graph page for ``query`` over the window judged, ending at evaluation time."""
-    # The classic UI's parameters, which the new UI (Prometheus >= 2.34) also reads.
-    end = plan.evaluated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return query_url(
-        prometheus_url,
-        "/graph",
-        {"g0.expr": query, "g0.tab": "0", "g0.range_input": plan.window, "g0.end_input": end},
-    )
-
-
-def _header(plan: Plan, signals: Sequence[str], *, prometheus_url: str | None) -> str:
+def _header(plan: Plan, signals: Sequence[str]) -> str:
     cells = ["feature", "tenant", "from → to", "rollout", "action"]
     for signal in signals:
         label = escape(signal, limit=40)
-        query = plan.queries.get(signal)
-        if prometheus_url and query:
-            label = link(label, graph_link(prometheus_url, query, plan=plan))
+        graph = plan.graph_links.get(signal)
+        if graph:
+            label = link(label, graph)
         cells.append(label)
     cells.append("why")
     return "| " + " | ".join(cells) + " |\n" + "|---" * len(cells) + "|\n"
@@ -338,13 +327,12 @@ def _table(
     plan: Plan,
     decisions: Sequence[Decision],
     *,
-    prometheus_url: str | None,
     budget: int | None,
     measure: Callable[[str], int],
 ) -> tuple[str, int]:
     """A table of ``decisions`` within ``budget``; returns it and how many rows it holds."""
     signals = _signals(plan)
-    text = _header(plan, signals, prometheus_url=prometheus_url)
+    text = _header(plan, signals)
     used = measure(text)
     rows = []
     for decision in decisions:
@@ -446,7 +434,7 @@ def _alerts_section(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _signals_section(plan: Plan, *, prometheus_url: str | None) -> str:
+def _signals_section(plan: Plan) -> str:
     if not plan.queries:
         return ""
     lines = ["### Signals", ""]
@@ -460,10 +448,9 @@ def _signals_section(plan: Plan, *, prometheus_url: str | None) -> str:
             else f"over {plan.window}"
         )
         graph = ""
-        if prometheus_url:
+        if plan.graph_links.get(name):
             graph = " · " + link(
-                f"graph at {plan.evaluated_at.astimezone(UTC):%H:%M} UTC",
-                graph_link(prometheus_url, query, plan=plan),
+                f"graph at {plan.evaluated_at.astimezone(UTC):%H:%M} UTC", plan.graph_links[name]
             )
         shown = query if len(query) <= 200 else query[:199] + "…"
         lines.append(f"- **{escape(name, limit=60)}**: {judged} · {code(shown)}{graph}")
@@ -594,7 +581,6 @@ def pull_request_body(
     plan: Plan,
     *,
     base_commit: str,
-    prometheus_url: str | None = None,
     limit: int = PULL_REQUEST_BODY_LIMIT,
 ) -> str:
     """The body of the ramp pull request, always within ``limit`` characters."""
@@ -608,7 +594,6 @@ def pull_request_body(
         plan,
         heading=None,
         base_commit=base_commit,
-        prometheus_url=prometheus_url,
         tail=tail,
         limit=limit,
         measure=github_length,
@@ -616,13 +601,12 @@ def pull_request_body(
     )
 
 
-def job_summary(plan: Plan, *, prometheus_url: str | None = None) -> str:
+def job_summary(plan: Plan) -> str:
     """The plan for ``GITHUB_STEP_SUMMARY``, within GitHub's 1 MiB per step."""
     return _document(
         plan,
         heading=f"## {escape(pull_request_title(plan))}\n",
         base_commit=None,
-        prometheus_url=prometheus_url,
         tail="",
         limit=JOB_SUMMARY_LIMIT,
         measure=utf8_length,
@@ -630,13 +614,12 @@ def job_summary(plan: Plan, *, prometheus_url: str | None = None) -> str:
     )
 
 
-def plan_to_markdown(plan: Plan, *, prometheus_url: str | None = None) -> str:
+def plan_to_markdown(plan: Plan) -> str:
     """The plan for a terminal (``rampbot plan``): the job summary's content, every row."""
     return _document(
         plan,
         heading=f"## {escape(pull_request_title(plan))}\n",
         base_commit=None,
-        prometheus_url=prometheus_url,
         tail="",
         limit=None,
         measure=utf8_length,
@@ -649,7 +632,6 @@ def _document(
     *,
     heading: str | None,
     base_commit: str | None,
-    prometheus_url: str | None,
     tail: str,
     limit: int | None,
     measure: Callable[[str], int],
@@ -662,21 +644,17 @@ def _document(
         _summary_paragraph(plan, base_commit=base_commit),
         _counts_table(plan),
     ]
-    notes = [_alerts_section(plan), _signals_section(plan, prometheus_url=prometheus_url)]
+    notes = [_alerts_section(plan), _signals_section(plan)]
     fixed = "\n".join(part for part in [*head, *notes, tail] if part)
     # Room left for the tables; a margin covers the joins and the notes on what was left out.
     room = None if limit is None else limit - measure(fixed) - 1_000
 
     sections = []
     if changes:
-        table, shown = _table(
-            plan, changes, prometheus_url=prometheus_url, budget=room, measure=measure
-        )
+        table, shown = _table(plan, changes, budget=room, measure=measure)
         if shown < len(changes) and room is not None:
             # Too many for a row each: half the room for rows, the rest to name the others.
-            table, shown = _table(
-                plan, changes, prometheus_url=prometheus_url, budget=room // 2, measure=measure
-            )
+            table, shown = _table(plan, changes, budget=room // 2, measure=measure)
         text = "### Changes\n\n" + table
         if shown < len(changes):
             rest = changes[shown:]
@@ -692,9 +670,7 @@ def _document(
         if room is not None:
             room -= measure(text)
     if holds and len(holds) <= HANDFUL and len(plan.decisions) > len(holds):
-        table, shown = _table(
-            plan, holds, prometheus_url=prometheus_url, budget=room, measure=measure
-        )
+        table, shown = _table(plan, holds, budget=room, measure=measure)
         if shown == len(holds):
             sections.append("### Holds\n\n" + table)
             holds = []
@@ -708,9 +684,7 @@ def _document(
     sections.append(MARK_LEGEND + "\n")
 
     everything = _in_order(plan.decisions)
-    table, shown = _table(
-        plan, everything, prometheus_url=prometheus_url, budget=room, measure=measure
-    )
+    table, shown = _table(plan, everything, budget=room, measure=measure)
     title = f"All {_count(len(everything), 'decision')}"
     if shown == len(everything):
         sections.append(_details(title, table))

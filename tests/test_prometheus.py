@@ -142,6 +142,18 @@ def test_history_decides_each_tenant_from_its_own_window(tmp_path, prometheus, c
     assert plan["evaluated_at"] == at_history_end(prometheus).isoformat()
 
 
+def test_the_markdown_plan_links_each_signal_to_the_server_that_was_read(
+    tmp_path, prometheus, capsys
+):
+    repo = write_repo(tmp_path, prometheus.url)
+    now = at_history_end(prometheus).isoformat()
+    assert rampbot(repo, "plan", "--now", now) == 0
+    report = capsys.readouterr().out
+    assert f"{prometheus.url}/graph?g0.expr=" in report
+    end = at_history_end(prometheus).astimezone(UTC).strftime("%Y-%m-%d+%H%%3A%M%%3A%S")
+    assert f"g0.end_input={end}" in report
+
+
 @pytest.mark.parametrize("engine", ["prometheus", "victoria_metrics"])
 def test_the_same_decisions_from_victoria_metrics(tmp_path, engine, request, capsys):
     server = request.getfixturevalue(engine)

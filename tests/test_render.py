@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from bot.flags import FeatureFlag, Flags, TenantFlag
 from bot.health import Alert, Health, Reading
 from bot.markdown import ZERO_WIDTH_JOINER
 from bot.policy import parse_policy
+from bot.prometheus import graph_url
 from bot.render import (
     JOB_SUMMARY_LIMIT,
     PULL_REQUEST_BODY_LIMIT,
@@ -101,7 +103,15 @@ def make_plan(
     return decide(
         policy,
         flags,
-        Health(readings=readings, alerts=alerts, evaluated_at=NOW),
+        Health(
+            readings=readings,
+            alerts=alerts,
+            evaluated_at=NOW,
+            query_urls={
+                signal.name: graph_url(PROMETHEUS, signal.query, end=NOW, window=policy.bake_time)
+                for signal in policy.signals
+            },
+        ),
         now=NOW,
         last_change=last_change,
     )
@@ -162,7 +172,7 @@ def fleet_plan(tenants: int, *, name: str = "tenant-{:05d}") -> Plan:
 
 
 def test_golden_pull_request_body() -> None:
-    body = pull_request_body(realistic_plan(), base_commit=BASE, prometheus_url=PROMETHEUS)
+    body = pull_request_body(realistic_plan(), base_commit=BASE)
     if UPDATE_GOLDEN:
         GOLDEN.write_text(body, encoding="utf-8")
     assert body == GOLDEN.read_text(encoding="utf-8"), (
@@ -195,9 +205,7 @@ def _table_with(html: str, heading: str) -> list[dict[str, str]]:
 
 
 def test_body_tables_as_html_cells() -> None:
-    html = render_html(
-        pull_request_body(realistic_plan(), base_commit=BASE, prometheus_url=PROMETHEUS)
-    )
+    html = render_html(pull_request_body(realistic_plan(), base_commit=BASE))
     changes = _table_with(html, "coverage")
     by_key = {(row["feature"], row["tenant"]): row for row in changes}
     # Changes come first, rollbacks on top.
@@ -222,15 +230,15 @@ def test_body_tables_as_html_cells() -> None:
 
 
 def test_signal_headers_link_to_the_graph_at_evaluation_time() -> None:
-    html = render_html(
-        pull_request_body(realistic_plan(), base_commit=BASE, prometheus_url=PROMETHEUS)
-    )
+    html = render_html(pull_request_body(realistic_plan(), base_commit=BASE))
     links = [a.attrs["href"] or "" for a in find_all(parse_html(html).root, "a")]
     assert links, "no graph links"
     assert all(href.startswith(PROMETHEUS + "/graph?g0.expr=") for href in links)
     assert any("g0.end_input=2026-11-26+09%3A30%3A00" in href for href in links)
     assert any("g0.range_input=30m" in href for href in links)
-    plain = render_html(pull_request_body(realistic_plan(), base_commit=BASE))
+    # Health from a snapshot has no Prometheus to link to.
+    from_snapshot = dataclasses.replace(realistic_plan(), graph_links={})
+    plain = render_html(pull_request_body(from_snapshot, base_commit=BASE))
     assert not find_all(parse_html(plain).root, "a")
 
 
@@ -325,7 +333,7 @@ def test_hostile_tenant_and_alert_cannot_break_the_body(value: str) -> None:
         alerts=(alert,),
         policy_text=ONE_FEATURE,
     )
-    body = pull_request_body(plan, base_commit=BASE, prometheus_url=PROMETHEUS)
+    body = pull_request_body(plan, base_commit=BASE)
     html = render_html(body)
     tree = parse_html(html)
     assert not find_all(tree.root, "img")
@@ -357,7 +365,7 @@ def test_hostile_tenant_and_alert_cannot_break_the_body(value: str) -> None:
 @pytest.mark.parametrize("tenants", [10, 1_000, 10_000])
 def test_body_fits_github_at_any_fleet_size(tenants: int) -> None:
     plan = fleet_plan(tenants)
-    body = pull_request_body(plan, base_commit=BASE, prometheus_url=PROMETHEUS)
+    body = pull_request_body(plan, base_commit=BASE)
     assert github_length(body) <= PULL_REQUEST_BODY_LIMIT
     assert len(body) <= PULL_REQUEST_BODY_LIMIT
     metadata = read_body_metadata(body)
@@ -377,7 +385,7 @@ def test_body_fits_github_at_any_fleet_size(tenants: int) -> None:
 
 def test_body_with_long_hostile_names_at_10000_tenants_fits() -> None:
     plan = fleet_plan(10_000, name="|<img src=x onerror=alert(1)>@org/team#{:05d}" + "x" * 60)
-    body = pull_request_body(plan, base_commit=BASE, prometheus_url=PROMETHEUS)
+    body = pull_request_body(plan, base_commit=BASE)
     assert github_length(body) <= PULL_REQUEST_BODY_LIMIT
     assert not find_all(parse_html(render_html(body)).root, "img")
 
@@ -390,7 +398,7 @@ def test_body_respects_a_smaller_limit() -> None:
 
 def test_job_summary_fits_one_mebibyte_at_10000_tenants() -> None:
     plan = fleet_plan(10_000)
-    summary = job_summary(plan, prometheus_url=PROMETHEUS)
+    summary = job_summary(plan)
     assert len(summary.encode()) <= JOB_SUMMARY_LIMIT
     html = render_html(summary)
     detailed = _table_with(html, "coverage")

@@ -163,7 +163,6 @@ def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepos
 class Outcome:
     plan: Plan
     pull_request: int | None
-    prometheus_url: str | None = None
 
 
 def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Context) -> Outcome:
@@ -233,7 +232,7 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
     if context.dry_run and github is None:
         print(NO_GITHUB)
     number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
-    return Outcome(plan=plan, pull_request=number, prometheus_url=inputs.policy.prometheus.url)
+    return Outcome(plan=plan, pull_request=number)
 
 
 def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path | None) -> Inputs:
@@ -258,9 +257,7 @@ def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path |
 def build_proposal(branch: str, part: Plan, *, inputs: Inputs, base_sha: str) -> Proposal:
     """The pull request for one branch: title, body, labels, and the flags file it carries."""
     new_text = apply_changes(inputs.flags, part.flag_changes()).text  # schema-checked
-    body = pull_request_body(
-        part, base_commit=base_sha, prometheus_url=inputs.policy.prometheus.url
-    )
+    body = pull_request_body(part, base_commit=base_sha)
     return Proposal(
         branch=branch,
         plan=part,
