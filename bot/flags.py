@@ -135,9 +135,60 @@ def apply_changes(flags: Flags, changes: Iterable[FlagChange]) -> Flags:
         else:
             editor.insert(tenants, entries)
 
-    revision = (flags.revision or 0) + 1
+    _set_revision(editor, (flags.revision or 0) + 1)
+    return parse_flags(editor.result(), source=flags.source)
+
+
+def revision_of(text: str) -> int:
+    """The top-level ``revision`` of flags JSON text; 0 when absent, as rampbot publish reads it."""
+    document = json.loads(text)
+    revision = document.get("revision") if isinstance(document, dict) else None
+    return revision if type(revision) is int else 0
+
+
+def set_revision(text: str, revision: int) -> str:
+    """The flags JSON text with its top-level ``revision`` set; only that value is rewritten."""
+    editor = JsonEditor(text)
+    _set_revision(editor, revision)
+    return editor.result()
+
+
+def _set_revision(editor: JsonEditor, revision: int) -> None:
+    root = editor.root
+    assert root.members is not None
     if "revision" in root.members:
         editor.replace(root.members["revision"], revision)
     else:
         editor.insert(root, {"revision": revision}, after="version")
-    return parse_flags(editor.result(), source=flags.source)
+
+
+def unpublishable_edit(
+    text: str, base_text: str | None, *, source: str, base: str
+) -> InputError | None:
+    """The problem with a changed flags file whose revision is not above ``base``'s, else None.
+
+    rampbot publish orders versions by ``revision`` alone and refuses a different spec under the
+    same revision, so an edit that keeps it never reaches the services. Formatting alone is not
+    a change (publish compares the parsed content too).
+    """
+    if base_text is None:
+        return None
+    try:
+        base_document: Any = json.loads(base_text)
+        base_revision = revision_of(base_text)
+    except json.JSONDecodeError:
+        base_document, base_revision = None, 0
+    if json.loads(text) == base_document:
+        return None
+    revision = revision_of(text)
+    if revision > base_revision:
+        return None
+    spans = parse_spans(text)
+    line = line_of(text, deepest_span(spans, ["revision"]).start)
+    shown = revision if spans.members and "revision" in spans.members else "absent (0)"
+    return InputError(
+        f"{source}: revision: {shown} is not greater than {base_revision} at {base}, but the "
+        f"file changed; raise revision to {base_revision + 1} so that rampbot publish writes it",
+        file=source,
+        line=line,
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 import git
 
 from bot.errors import ConflictError, InputError, ServiceError
+from bot.flags import revision_of, set_revision
 from bot.history import FlagsVersion
 
 _FIELD = "\x1f"
@@ -237,12 +238,25 @@ def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str
     repo.git.update_ref(f"refs/remotes/{remote}/{branch}", commit)
 
 
-def revert_merge(repo: git.Repo, *, onto: str, merge: str, message: str, identity: Identity) -> str:
+def revert_merge(
+    repo: git.Repo,
+    *,
+    onto: str,
+    merge: str,
+    message: str,
+    identity: Identity,
+    flags_path: str | None = None,
+) -> str:
     """A real ``git revert -m 1`` of ``merge`` on top of ``onto``, made in a scratch worktree.
 
     A squash or rebase merge leaves a commit with one parent: that one is reverted plainly.
+    With ``flags_path``, that file's ``revision`` goes up to ``onto``'s plus one instead of back
+    (rampbot publish never writes an older revision), and a conflict in that file alone is
+    merged again with the three ``revision`` values made equal, so that only the tenant lines
+    can conflict: later bot commits always change the ``revision`` line.
     """
-    mainline = ["-m", "1"] if len(parents_of(repo, merge)) > 1 else []
+    parents = parents_of(repo, merge)
+    mainline = ["-m", "1"] if len(parents) > 1 else []
     with tempfile.TemporaryDirectory(prefix="rampbot-revert-") as scratch:
         worktree = str(Path(scratch) / "tree")
         repo.git.worktree("add", "--detach", worktree, onto)
@@ -252,10 +266,22 @@ def revert_merge(repo: git.Repo, *, onto: str, merge: str, message: str, identit
             try:
                 tree.git.revert("--no-commit", *mainline, merge, env=env)
             except git.GitCommandError as error:
-                raise ConflictError(
-                    f"cannot revert {merge[:12]} on {onto[:12]}: {_git_stderr(error)}; later "
-                    "changes touch the same lines, so revert it by hand"
-                ) from None
+                conflicted = str(tree.git.diff("--name-only", "--diff-filter=U")).split()
+                if flags_path is None or conflicted != [flags_path]:
+                    raise ConflictError(
+                        f"cannot revert {merge[:12]} on {onto[:12]}: {_git_stderr(error)}; later "
+                        "changes touch the same lines, so revert it by hand"
+                    ) from None
+                _merge_flags(
+                    tree,
+                    path=flags_path,
+                    current=_file_at(repo, onto, flags_path),
+                    merged=_file_at(repo, merge, flags_path),
+                    parent=_file_at(repo, parents[0], flags_path) if parents else None,
+                    describe=f"revert {merge[:12]} on {onto[:12]}",
+                )
+            if flags_path is not None:
+                _raise_revision(tree, path=flags_path, base=_file_at(repo, onto, flags_path))
             message_file = Path(scratch) / "message"
             message_file.write_text(message, encoding="utf-8")
             tree.git.commit(
@@ -269,6 +295,51 @@ def revert_merge(repo: git.Repo, *, onto: str, merge: str, message: str, identit
             return str(tree.git.rev_parse("HEAD"))
         finally:
             repo.git.worktree("remove", "--force", worktree)
+
+
+def _merge_flags(
+    tree: git.Repo,
+    *,
+    path: str,
+    current: str | None,
+    merged: str | None,
+    parent: str | None,
+    describe: str,
+) -> None:
+    """Undo merged -> parent on current with ``git merge-file``, the revisions made equal first."""
+    hint = (
+        f"{path}: cannot {describe}: later changes touch the same tenant lines; revert it by hand"
+    )
+    if current is None or merged is None or parent is None:
+        raise ConflictError(hint, file=path)
+    revision = revision_of(current)
+    versions = [set_revision(text, revision) for text in (current, merged, parent)]
+    with tempfile.TemporaryDirectory(prefix="rampbot-merge-file-") as scratch:
+        names = []
+        for name, text in zip(("current", "merged", "parent"), versions, strict=True):
+            file = Path(scratch) / name
+            file.write_bytes(text.encode("utf-8"))
+            names.append(str(file))
+        try:
+            # git merge-file CURRENT BASE OTHER: the change base -> other (the inverse of the
+            # merge) applied to current; its exit status is the number of conflicts.
+            result = tree.git.merge_file("-p", *names, strip_newline_in_stdout=False)
+        except git.GitCommandError:
+            raise ConflictError(hint, file=path) from None
+    Path(str(tree.working_tree_dir), path).write_bytes(str(result).encode("utf-8"))
+    tree.git.add("--", path)
+
+
+def _raise_revision(tree: git.Repo, *, path: str, base: str | None) -> None:
+    """Set the reverted file's ``revision`` to the base's plus one, if the revert changed it."""
+    file = Path(str(tree.working_tree_dir), path)
+    if base is None or not file.exists():
+        return
+    text = file.read_bytes().decode("utf-8")
+    if text == base:
+        return
+    file.write_bytes(set_revision(text, revision_of(base) + 1).encode("utf-8"))
+    tree.git.add("--", path)
 
 
 def _mode_of(repo: git.Repo, commit: str, path: str) -> str:

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from bot.errors import InputErrors
-from bot.flags import FlagChange, apply_changes, parse_flags
+from bot.flags import (
+    FlagChange,
+    apply_changes,
+    parse_flags,
+    revision_of,
+    set_revision,
+    unpublishable_edit,
+)
 
 TODAY = '{"version": "flags-v1", "features": {"receipts": {"pct": 0, "cohorts": ["A", "B", "C"]}}}'
 
@@ -170,3 +177,44 @@ def test_one_tenant_step_is_a_one_line_diff_plus_the_revision(tmp_path: Path):
     diff = git(tmp_path, "diff", "-U0")
     assert '-                "globex": {"pct": 5, "note": "big customer"},' in diff
     assert '+                "globex": {"pct": 10, "note": "big customer"},' in diff
+
+
+def test_set_revision_rewrites_only_that_value_and_revision_of_reads_it():
+    raised = set_revision(HAND_WRITTEN, 42)
+    assert raised == HAND_WRITTEN.replace('"revision": 41', '"revision": 42')
+    assert revision_of(raised) == 42
+    added = set_revision(TODAY, 3)
+    assert added.startswith('{"version": "flags-v1", "revision": 3, "features"')
+    assert revision_of(TODAY) == 0
+
+
+def test_an_edit_that_keeps_the_revision_cannot_be_published():
+    edited = HAND_WRITTEN.replace('"acme": {"pct": 10}', '"acme": {"pct": 25}')
+    problem = unpublishable_edit(edited, HAND_WRITTEN, source="flags.json", base="origin/main")
+    assert problem is not None
+    assert problem.message == (
+        "flags.json: revision: 41 is not greater than 41 at origin/main, but the file changed; "
+        "raise revision to 42 so that rampbot publish writes it"
+    )
+    assert (problem.file, problem.line) == ("flags.json", 3)
+    raised = set_revision(edited, 42)
+    assert unpublishable_edit(raised, HAND_WRITTEN, source="flags.json", base="b") is None
+
+
+def test_unchanged_reformatted_or_new_files_need_no_new_revision():
+    assert unpublishable_edit(HAND_WRITTEN, HAND_WRITTEN, source="f", base="b") is None
+    reformatted = json.dumps(json.loads(HAND_WRITTEN))
+    assert unpublishable_edit(reformatted, HAND_WRITTEN, source="f", base="b") is None
+    assert unpublishable_edit(HAND_WRITTEN, None, source="f", base="b") is None
+
+
+def test_a_missing_revision_counts_as_0():
+    edited = TODAY.replace('"pct": 0', '"pct": 1')
+    problem = unpublishable_edit(edited, TODAY, source="flags.json", base="main")
+    assert problem is not None
+    assert problem.message.startswith(
+        "flags.json: revision: absent (0) is not greater than 0 at main, but the file changed; "
+        "raise revision to 1"
+    )
+    assert problem.line == 1
+    assert unpublishable_edit(set_revision(edited, 1), TODAY, source="f", base="b") is None

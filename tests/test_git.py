@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
+import git
 import pytest
 
 from bot import git as gitrepo
@@ -121,6 +123,119 @@ def test_revert_conflict_is_a_conflict_error(clone: Path) -> None:
     )
     with pytest.raises(ConflictError, match="revert it by hand"):
         gitrepo.revert_merge(repo, onto=later, merge=merge, message="Revert\n", identity=BOT)
+
+
+FLAGS = """\
+{
+  "version": "flags-v1",
+  "revision": 1,
+  "features": {
+    "receipts": {
+      "pct": 0,
+      "tenants": {
+        "acme": {"pct": 10},
+        "globex": {"pct": 5},
+        "initech": {"pct": 25}
+      }
+    }
+  }
+}
+"""
+
+
+def flags(revision: int, **pcts: int) -> str:
+    """FLAGS at ``revision`` with some tenants' percentages changed."""
+    text = FLAGS.replace('"revision": 1', f'"revision": {revision}')
+    for tenant, pct in pcts.items():
+        text = re.sub(rf'"{tenant}": {{"pct": \d+}}', f'"{tenant}": {{"pct": {pct}}}', text)
+    return text
+
+
+def merged_step(clone: Path, text: str) -> tuple[git.Repo, str]:
+    """The clone's main with FLAGS committed, then ``text`` merged into it (--no-ff)."""
+    repo = gitrepo.open_repository(clone)
+    base = gitrepo.resolve(repo, "origin/main") or ""
+    start = gitrepo.commit_file(
+        repo, parent=base, path="flags.json", text=FLAGS, message="flags\n", identity=BOT
+    )
+    sh(clone, "merge", "-q", "--ff-only", start)
+    step = gitrepo.commit_file(
+        repo, parent=start, path="flags.json", text=text, message="step\n", identity=BOT
+    )
+    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
+    return repo, sh(clone, "rev-parse", "HEAD")
+
+
+def test_revert_raises_the_revision_instead_of_lowering_it(clone: Path) -> None:
+    repo, merge = merged_step(clone, flags(2, acme=25))
+    revert = gitrepo.revert_merge(
+        repo, onto=merge, merge=merge, message="Revert\n", identity=BOT, flags_path="flags.json"
+    )
+    assert gitrepo.read_file(repo, revert, "flags.json") == flags(3)
+    assert sh(clone, "diff", "--stat", f"{merge}^1", revert).endswith(
+        "1 insertion(+), 1 deletion(-)"
+    )
+
+
+def test_revert_after_later_bot_commits_conflicts_only_on_revision_and_merges(
+    clone: Path,
+) -> None:
+    repo, merge = merged_step(clone, flags(2, acme=25))
+    later = gitrepo.commit_file(
+        repo,
+        parent=merge,
+        path="flags.json",
+        text=flags(3, acme=25, initech=50),
+        message="later\n",
+        identity=BOT,
+    )
+    # A plain git revert stops on the revision line, which every bot commit changes.
+    with pytest.raises(ConflictError, match="revert it by hand"):
+        gitrepo.revert_merge(repo, onto=later, merge=merge, message="Revert\n", identity=BOT)
+    revert = gitrepo.revert_merge(
+        repo, onto=later, merge=merge, message="Revert\n", identity=BOT, flags_path="flags.json"
+    )
+    assert gitrepo.read_file(repo, revert, "flags.json") == flags(4, initech=50)
+    assert gitrepo.parents_of(repo, revert) == [later]
+    assert sh(clone, "worktree", "list").count("\n") == 0
+
+
+def test_revert_of_a_tenant_line_changed_since_is_a_conflict_naming_the_file(
+    clone: Path,
+) -> None:
+    repo, merge = merged_step(clone, flags(2, acme=25))
+    later = gitrepo.commit_file(
+        repo,
+        parent=merge,
+        path="flags.json",
+        text=flags(3, acme=50),
+        message="later\n",
+        identity=BOT,
+    )
+    with pytest.raises(ConflictError, match=r"^flags\.json: cannot revert .* same tenant lines"):
+        gitrepo.revert_merge(
+            repo, onto=later, merge=merge, message="Revert\n", identity=BOT, flags_path="flags.json"
+        )
+    assert sh(clone, "worktree", "list").count("\n") == 0
+
+
+def test_revert_conflicting_in_another_file_too_is_not_merged_again(clone: Path) -> None:
+    repo = gitrepo.open_repository(clone)
+    sh(clone, "checkout", "-q", "-b", "step")
+    (clone / "flags.json").write_text(flags(2, acme=25))
+    (clone / "other.txt").write_text("y\n")
+    sh(clone, "commit", "-q", "-am", "step")
+    sh(clone, "checkout", "-q", "main")
+    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", "step")
+    merge = sh(clone, "rev-parse", "HEAD")
+    (clone / "flags.json").write_text(flags(3, acme=25))
+    (clone / "other.txt").write_text("z\n")
+    sh(clone, "commit", "-q", "-am", "later")
+    later = sh(clone, "rev-parse", "HEAD")
+    with pytest.raises(ConflictError, match=f"^cannot revert {merge[:12]}"):
+        gitrepo.revert_merge(
+            repo, onto=later, merge=merge, message="Revert\n", identity=BOT, flags_path="flags.json"
+        )
 
 
 def test_messages_follow_every_parent(clone: Path) -> None:

@@ -1,8 +1,10 @@
 """rampbot revert PR_NUMBER: open a pull request that reverts a merged ramp pull request.
 
 A real ``git revert -m 1`` of the merge commit, on the branch ``rampbot/revert-<n>``, labelled
-``rollback``. No hold marker is added, so the diff is the exact inverse of the original; the
-revert's own merge restarts the tenants' bake time, which keeps them from stepping straight back.
+``rollback``. No hold marker is added, so the diff is the exact inverse of the original except
+for ``revision``, which goes up to the base's plus one so that rampbot publish writes the rollback;
+the revert's own merge restarts the tenants' bake time, which keeps them from stepping straight
+back.
 """
 
 from __future__ import annotations
@@ -87,7 +89,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         + "\n"
     )
     commit = gitrepo.revert_merge(
-        repo, onto=base_sha, merge=merge, message=message, identity=context.identity
+        repo,
+        onto=base_sha,
+        merge=merge,
+        message=message,
+        identity=context.identity,
+        flags_path=flags_path,
     )
     gitrepo.push(
         repo,
