@@ -146,6 +146,15 @@ def read_file(repo: git.Repo, commit: str, path: str) -> str | None:
     return _file_at(repo, commit, path)
 
 
+def relative_path(repo: git.Repo, path: Path) -> str:
+    """``path`` as git names it in ``repo``: relative to its top, with forward slashes."""
+    top = Path(str(repo.working_tree_dir)).resolve()
+    try:
+        return path.resolve().relative_to(top).as_posix()
+    except ValueError:
+        raise InputError(f"{path}: not inside the git repository at {top}") from None
+
+
 def commit_file(
     repo: git.Repo,
     *,

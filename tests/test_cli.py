@@ -62,6 +62,81 @@ def test_validate_annotates_errors_in_github_actions(repo, capsys):
     ]
 
 
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    return done.stdout.decode()
+
+
+@pytest.fixture
+def committed(repo: Path) -> Path:
+    """The example as a git repository whose `main` holds flags.json at revision 7."""
+    text = (repo / "flags.json").read_text()
+    (repo / "flags.json").write_text(text.replace('"version": "flags-v1",', VERSION_AND_7))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "flags")
+    git(repo, "checkout", "-qb", "edit")
+    return repo
+
+
+VERSION_AND_7 = '"version": "flags-v1",\n  "revision": 7,'
+
+
+def edit_acme(repo: Path, pct: int, *, revision: int | None = 7) -> None:
+    """Set acme's pct and the revision (None: no revision) in main's flags.json."""
+    text = git(repo, "show", "main:flags.json")
+    text = text.replace('"acme": {"pct": 10}', f'"acme": {{"pct": {pct}}}')
+    if revision is None:
+        text = text.replace('\n  "revision": 7,', "")
+    else:
+        text = text.replace('"revision": 7,', f'"revision": {revision},')
+    (repo / "flags.json").write_text(text)
+
+
+def test_validate_base_refuses_an_edit_that_keeps_the_revision(committed, capsys):
+    edit_acme(committed, 25)
+    assert run(committed, "validate", "--base", "main", environ={"GITHUB_ACTIONS": "true"}) == 1
+    message = (
+        "flags.json: revision: 7 is not greater than 7 at main, but the file changed; "
+        "raise revision to 8 so that rampbot publish writes it"
+    )
+    assert capsys.readouterr().err.splitlines() == [
+        message,
+        f"::error file=flags.json,line=3::{message}",
+    ]
+    edit_acme(committed, 25, revision=None)
+    assert run(committed, "validate", "--base", "main") == 1
+    assert capsys.readouterr().err.startswith(
+        "flags.json: revision: absent (0) is not greater than 7 at main"
+    )
+    # Committed or not, what counts is the file as it is now against the base.
+    edit_acme(committed, 25, revision=8)
+    git(committed, "commit", "-qam", "acme to 25")
+    assert run(committed, "validate", "--base", "main") == 0
+    assert capsys.readouterr().out == ".github/rampbot.yml and flags.json are valid\n"
+
+
+def test_validate_base_passes_unchanged_new_or_unversioned_files(committed, capsys):
+    assert run(committed, "validate", "--base", "main") == 0
+    # Without --base nothing is compared: the pre-commit hook and today's callers.
+    edit_acme(committed, 25)
+    assert run(committed, "validate") == 0
+    # A flags file that the base does not have yet is not checked.
+    git(committed, "mv", "flags.json", "new-flags.json")
+    assert run(committed, "validate", "--flags", "new-flags.json", "--base", "main") == 0
+    capsys.readouterr()
+    assert run(committed, "validate", "--flags", "new-flags.json", "--base", "nope") == 1
+    assert capsys.readouterr().err == (
+        "--base nope: no such commit in this repository; fetch it first "
+        "(actions/checkout with fetch-depth: 0)\n"
+    )
+
+
+def test_validate_base_outside_a_git_repository(repo, capsys):
+    assert run(repo, "validate", "--base", "main") == 1
+    assert "not inside a git repository" in capsys.readouterr().err
+
+
 def test_missing_files_and_usage_errors(repo, capsys):
     assert run(repo, "validate", "--flags", "nope.json") == 1
     assert capsys.readouterr().err == (

@@ -103,6 +103,14 @@ def test_validate_runs_when_the_flags_or_the_policy_change() -> None:
     assert {"flags.json", ".github/rampbot.yml"} <= set(paths)
 
 
+def test_validate_compares_the_flags_with_the_pull_request_s_base() -> None:
+    (job,) = load(WORKFLOWS / "validate.yml")["jobs"].values()
+    checkout, *_, validate = job["steps"]
+    assert checkout["with"]["fetch-depth"] == 0  # the base branch must be there to compare
+    assert validate["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert validate["run"].endswith('--base "origin/$BASE_REF"')
+
+
 def test_publish_runs_after_a_merge_to_main_with_the_redis_secret() -> None:
     workflow = load(WORKFLOWS / "publish.yml")
     assert workflow["on"]["push"] == {"branches": ["main"], "paths": ["flags.json"]}
