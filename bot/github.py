@@ -221,8 +221,14 @@ class GitHubRepository:
         )
 
     def enable_auto_merge(self, number: int) -> None:
-        pull = self._github.get_repo(self._repository).get_pull(number)
-        self._call(f"enable auto-merge on #{number}", lambda: pull.enable_automerge("MERGE"))
+        self._call(
+            f"enable auto-merge on #{number}",
+            lambda: (
+                self._github.get_repo(self._repository, lazy=True)
+                .get_pull(number)
+                .enable_automerge("MERGE")
+            ),
+        )
 
     def _add_labels(self, number: int, labels: Iterable[str]) -> None:
         self._call(

@@ -603,25 +603,21 @@ def pull_request_body(
 
 def job_summary(plan: Plan) -> str:
     """The plan for ``GITHUB_STEP_SUMMARY``, within GitHub's 1 MiB per step."""
-    return _document(
-        plan,
-        heading=f"## {escape(pull_request_title(plan))}\n",
-        base_commit=None,
-        tail="",
-        limit=JOB_SUMMARY_LIMIT,
-        measure=utf8_length,
-        full_table_partial=True,
-    )
+    return _report(plan, limit=JOB_SUMMARY_LIMIT)
 
 
 def plan_to_markdown(plan: Plan) -> str:
     """The plan for a terminal (``rampbot plan``): the job summary's content, every row."""
+    return _report(plan, limit=None)
+
+
+def _report(plan: Plan, *, limit: int | None) -> str:
     return _document(
         plan,
         heading=f"## {escape(pull_request_title(plan))}\n",
         base_commit=None,
         tail="",
-        limit=None,
+        limit=limit,
         measure=utf8_length,
         full_table_partial=True,
     )

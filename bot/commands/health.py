@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.commands.options import add_health_options
+from bot.commands.options import add_health_options, add_policy_option
 from bot.duration import format_duration
 from bot.errors import InputError
 from bot.health import Health, HealthSource, Reading
 from bot.inputs import load_policy, load_snapshot
-from bot.policy import DEFAULT_POLICY_PATH, Policy, format_number
+from bot.policy import Policy, format_number
 from bot.prometheus import Connection, PrometheusHealth
 
 HELP = "print each tenant's signals over the bake window, as read from Prometheus or a snapshot"
@@ -29,13 +29,7 @@ NO_SOURCE = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--policy",
-        type=Path,
-        default=Path(DEFAULT_POLICY_PATH),
-        metavar="PATH",
-        help=f"the ramp policy (default: {DEFAULT_POLICY_PATH})",
-    )
+    add_policy_option(parser)
     add_health_options(parser)
     parser.add_argument(
         "--format",

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.policy import DEFAULT_POLICY_PATH
 
 
-def add_input_options(parser: argparse.ArgumentParser) -> None:
+def add_policy_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policy",
         type=Path,
@@ -17,6 +17,10 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help=f"the ramp policy (default: {DEFAULT_POLICY_PATH})",
     )
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    add_policy_option(parser)
     parser.add_argument(
         "--flags",
         type=Path,
