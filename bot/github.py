@@ -68,7 +68,7 @@ class PullRequests(Protocol):
         self, sha: str, *, state: str, description: str, target_url: str | None = None
     ) -> None: ...
 
-    def enable_auto_merge(self, number: int) -> None: ...
+    def enable_auto_merge(self, number: int) -> str: ...
 
 
 class GitHubRepository:
@@ -220,15 +220,27 @@ class GitHubRepository:
             lambda: self._request("POST", f"/statuses/{sha}", input=payload),
         )
 
-    def enable_auto_merge(self, number: int) -> None:
-        self._call(
-            f"enable auto-merge on #{number}",
-            lambda: (
-                self._github.get_repo(self._repository, lazy=True)
-                .get_pull(number)
-                .enable_automerge("MERGE")
-            ),
-        )
+    def enable_auto_merge(self, number: int) -> str:
+        """Have GitHub merge the pull request once its checks pass; say what happened."""
+
+        def enable() -> None:
+            pull = self._github.get_repo(self._repository).get_pull(number)
+            pull.enable_automerge("MERGE")
+
+        try:
+            self._call(f"enable auto-merge on #{number}", enable)
+        except ServiceError as error:
+            # A pull request with nothing left to wait for cannot get auto-merge: merge it.
+            if "clean status" not in error.message:
+                raise
+            self._call(
+                f"merge #{number}",
+                lambda: self._request(
+                    "PUT", f"/pulls/{number}/merge", input={"merge_method": "merge"}
+                ),
+            )
+            return "merged (nothing to wait for)"
+        return "will merge itself once its checks pass (auto-merge)"
 
     def _add_labels(self, number: int, labels: Iterable[str]) -> None:
         self._call(

@@ -414,3 +414,44 @@ def test_demo_runs_offline(
     assert "rampbot/rollback: open a pull request" in out
     assert "did not contact GitHub" in out
     assert "secret-token" not in out
+
+
+@pytest.mark.parametrize("required_contexts", [("rampbot",), ()])
+def test_a_rollback_merges_itself_when_the_policy_says_so(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    required_contexts: tuple[str, ...],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With a required status, GitHub's auto-merge waits for it; without, there is nothing to
+    # wait for and GitHub refuses auto-merge ("clean status"), so rampbot merges directly.
+    github_double.required_contexts = required_contexts
+    policy = github_origin.show_file("refs/heads/main", ".github/rampbot.yml") or ""
+    github_double.repo.commit_files(
+        "main",
+        {
+            ".github/rampbot.yml": policy.replace(
+                "  labels: [flags]", "  labels: [flags]\n  auto_merge_rollback: true"
+            )
+        },
+        message="Let rollbacks merge themselves",
+    )
+    red = write_health(tmp_path / "red.json", acme={"divergence": 3})
+    code, out = rampbot(
+        github_env, "run", "--health", str(red), "--now", later(hours=1), capsys=capsys
+    )
+    assert code == 0, out
+    rollback = next(p for p in github_double.pulls("all") if p.head == "rampbot/rollback")
+    assert rollback.state == "closed"
+    assert rollback.merged_at is not None
+    expected = "will merge itself once its checks pass" if required_contexts else "merged (nothing"
+    assert f"#{rollback.number} {expected}" in out
+    assert (
+        flags_on(github_origin, "refs/heads/main")["features"]["receipts"]["tenants"]["acme"]["pct"]
+        == 5
+    )
+    # Steps up never merge themselves.
+    ramp = next(p for p in github_double.pulls("all") if p.head == "rampbot/ramp")
+    assert (ramp.state, ramp.merged_at, ramp.auto_merge) == ("open", None, None)

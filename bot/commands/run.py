@@ -379,6 +379,13 @@ def carry_out(
     for comment in steps.comments:
         assert number is not None
         github.comment(number, comment)
+    # Before the status: GitHub refuses auto-merge on a pull request whose checks have all
+    # passed ("clean status"), and merges it itself once the required status turns green.
+    if steps.auto_merge and number is not None and not steps.close:
+        try:
+            print(f"{steps.branch}: #{number} {github.enable_auto_merge(number)}")
+        except ServiceError as error:  # auto-merge is a convenience, not the job
+            print(f"{steps.branch}: auto-merge not enabled on #{number}: {error.message}")
     for status in steps.statuses:
         sha = status.sha or head
         assert sha is not None
@@ -395,11 +402,6 @@ def carry_out(
     if steps.close and number is not None:
         github.close_pull_request(number)
         return None
-    if steps.auto_merge and number is not None:
-        try:
-            github.enable_auto_merge(number)
-        except ServiceError as error:  # auto-merge is a convenience, not the job
-            print(f"{steps.branch}: auto-merge not enabled on #{number}: {error.message}")
     return number
 
 
