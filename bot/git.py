@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -319,7 +320,12 @@ def _merge_flags(
     hint = (
         f"{path}: cannot {describe}: later changes touch the same tenant lines; revert it by hand"
     )
-    if current is None or merged is None or parent is None:
+    if (
+        current is None
+        or merged is None
+        or parent is None
+        or not _all_json(current, merged, parent)
+    ):
         raise ConflictError(hint, file=path)
     revision = revision_of(current)
     versions = [set_revision(text, revision) for text in (current, merged, parent)]
@@ -335,8 +341,19 @@ def _merge_flags(
             result = tree.git.merge_file("-p", *names, strip_newline_in_stdout=False)
         except git.GitCommandError:
             raise ConflictError(hint, file=path) from None
+    if not _all_json(str(result)):  # lines merged cleanly can still leave a comma out
+        raise ConflictError(hint, file=path)
     Path(str(tree.working_tree_dir), path).write_bytes(str(result).encode("utf-8"))
     tree.git.add("--", path)
+
+
+def _all_json(*texts: str) -> bool:
+    try:
+        for text in texts:
+            json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _raise_revision(tree: git.Repo, *, path: str, base: str | None) -> None:
@@ -347,6 +364,10 @@ def _raise_revision(tree: git.Repo, *, path: str, base: str | None) -> None:
     text = file.read_bytes().decode("utf-8")
     if text == base:
         return
+    if not _all_json(text, base):  # a clean line merge can still leave a comma out
+        raise ConflictError(
+            f"{path}: the revert leaves it invalid JSON; revert it by hand", file=path
+        )
     file.write_bytes(set_revision(text, revision_of(base) + 1).encode("utf-8"))
     tree.git.add("--", path)
 
