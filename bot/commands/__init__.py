@@ -22,14 +22,15 @@ def _command(module: ModuleType) -> Command:
     return cast(Command, module)
 
 
+# In the order of a ramp's life: check, decide, propose, undo, publish, explain.
 COMMANDS: dict[str, Command] = {
     "validate": _command(validate),
+    "health": _command(health),
     "plan": _command(plan),
     "apply": _command(apply),
+    "run": _command(run),
+    "demo": _command(demo),
+    "revert": _command(revert),
     "publish": _command(publish),
     "history": _command(history),
-    "health": _command(health),
-    "run": _command(run),
-    "revert": _command(revert),
-    "demo": _command(demo),
 }
