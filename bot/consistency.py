@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.errors import InputError
 from bot.flags import Flags
-from bot.jsontext import deepest_span, line_of, parse_spans
+from bot.jsontext import line_at
 from bot.policy import Policy, Ramp
 
 
@@ -13,7 +13,7 @@ def cross_check(policy: Policy, flags: Flags, *, policy_source: str) -> list[Inp
     problems: list[InputError] = []
 
     def problem(path: list[str], message: str) -> None:
-        line = line_of(flags.text, deepest_span(parse_spans(flags.text), path).start)
+        line = line_at(flags.text, path)
         where = ".".join(path)
         problems.append(
             InputError(f"{flags.source}: {where}: {message}", file=flags.source, line=line)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from bot.errors import InputError
-from bot.jsontext import JsonEditor, deepest_span, line_of, parse_spans
-from bot.schema import check
+from bot.jsontext import JsonEditor, line_at
+from bot.schema import parse_json
 
 
 class TenantFlag(NamedTuple):  # a NamedTuple: a flags file can hold 100,000 of them
@@ -54,20 +54,7 @@ class FlagChange(NamedTuple):
 
 def parse_flags(text: str, *, source: str) -> Flags:
     """Parse and validate flags JSON; raise InputError naming the file and place of a problem."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{source}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
-            file=source,
-            line=error.lineno,
-        ) from None
-    check(
-        document,
-        "flags.schema.json",
-        source=source,
-        find_line=lambda path: line_of(text, deepest_span(parse_spans(text), path).start),
-    )
+    document = parse_json(text, source=source, schema="flags.schema.json")
     return Flags(
         version=document["version"],
         revision=document.get("revision"),
@@ -183,12 +170,10 @@ def unpublishable_edit(
     revision = revision_of(text)
     if revision > base_revision:
         return None
-    spans = parse_spans(text)
-    line = line_of(text, deepest_span(spans, ["revision"]).start)
-    shown = revision if spans.members and "revision" in spans.members else "absent (0)"
+    shown = revision if '"revision"' in text else "absent (0)"
     return InputError(
         f"{source}: revision: {shown} is not greater than {base_revision} at {base}, but the "
         f"file changed; raise revision to {base_revision + 1} so that rampbot publish writes it",
         file=source,
-        line=line,
+        line=line_at(text, ["revision"]),
     )

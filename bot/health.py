@@ -5,7 +5,6 @@ A source reports what it measured; judging a value against the policy is the dec
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.errors import InputError, InputErrors
-from bot.jsontext import deepest_span, line_of, parse_spans
+from bot.jsontext import line_at
 from bot.policy import Policy
-from bot.schema import check
+from bot.schema import parse_json
 
 ALL_TENANTS = None  # an alert without a tenant label concerns every tenant
 _SNAPSHOT_KEYS = ("tenants", "alerts", "evaluated_at")
@@ -70,19 +69,7 @@ class HealthSource(Protocol):
 
 def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
     """Parse a health snapshot file, per tenant or today's global form, checking signal names."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"{source}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
-            file=source,
-            line=error.lineno,
-        ) from None
-
-    def find_line(path: Any) -> int:
-        return line_of(text, deepest_span(parse_spans(text), path).start)
-
-    check(document, "health.schema.json", source=source, find_line=find_line)
+    document = parse_json(text, source=source, schema="health.schema.json")
     known = {signal.name for signal in policy.signals}
     problems: list[InputError] = []
 
@@ -95,7 +82,7 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
                         f"{source}: {where}: unknown signal {name!r}; "
                         f"the policy's signals are: {', '.join(sorted(known))}",
                         file=source,
-                        line=find_line([*path, name]),
+                        line=line_at(text, [*path, name]),
                     )
                 )
         return {name: Reading(_number(value)) for name, value in values.items() if name in known}

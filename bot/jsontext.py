@@ -77,6 +77,11 @@ def line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
+def line_at(text: str, path: Iterable[str | int]) -> int:
+    """Return the line of the value at ``path`` (or of its deepest ancestor the text holds)."""
+    return line_of(text, deepest_span(parse_spans(text), path).start)
+
+
 def indent_unit(text: str) -> str:
     """Return the indentation one level adds in this document (two spaces when unknown)."""
     match = re.search(r"\n([ \t]+)\S", text)

@@ -14,6 +14,7 @@ import jsonschema
 import jsonschema_rs
 
 from bot.errors import InputError, InputErrors
+from bot.jsontext import line_at
 
 # Finds the line of a value from its path in the document, when the format allows.
 LineFinder = Callable[[Sequence[str | int]], int | None]
@@ -48,6 +49,20 @@ def format_path(path: Iterable[str | int]) -> str:
     for key in path:
         text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
     return text or "(top level)"
+
+
+def parse_json(text: str, *, source: str, schema: str) -> Any:
+    """Parse JSON ``text`` and check it against ``schema``; problems name the line and place."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{source}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
+            file=source,
+            line=error.lineno,
+        ) from None
+    check(document, schema, source=source, find_line=lambda path: line_at(text, path))
+    return document
 
 
 def check(document: Any, schema: str, *, source: str, find_line: LineFinder) -> None:
