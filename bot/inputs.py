@@ -54,12 +54,20 @@ def load_inputs(*, policy_path: Path, flags_path: Path | None) -> Inputs:
         problems.extend(error.problems)
     except InputError as error:
         problems.append(error)
-    if policy is not None and flags is not None:
-        problems.extend(cross_check(policy, flags, policy_source=str(policy_path)))
     if problems:
         raise InputErrors(problems)
     assert policy is not None
     assert flags is not None
+    return checked_together(policy, flags, policy_path=policy_path, flags_path=flags_path)
+
+
+def checked_together(
+    policy: Policy, flags: Flags, *, policy_path: Path, flags_path: Path
+) -> Inputs:
+    """The two files as Inputs, once they agree with each other (see bot/consistency.py)."""
+    problems = cross_check(policy, flags, policy_source=str(policy_path))
+    if problems:
+        raise InputErrors(problems)
     return Inputs(policy=policy, flags=flags, policy_path=policy_path, flags_path=flags_path)
 
 

@@ -18,13 +18,12 @@ from typing import Any
 from bot import git as gitrepo
 from bot.commands.options import add_health_options, add_input_options
 from bot.commands.plan import make_plan, read_health
-from bot.consistency import cross_check
 from bot.decide import Plan
-from bot.errors import ConflictError, InputError, InputErrors, ServiceError
+from bot.errors import ConflictError, InputError, ServiceError
 from bot.flags import apply_changes, parse_flags
 from bot.github import GitHubRepository, PullRequestAlreadyExists, PullRequests
 from bot.history import effective_percentages
-from bot.inputs import Inputs, load_policy
+from bot.inputs import Inputs, checked_together, load_policy
 from bot.policy import Policy, PullRequestSettings, parse_policy
 from bot.ramp_pr import (
     RAMP_BRANCH,
@@ -246,11 +245,8 @@ def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path |
     if flags_text is None:
         raise InputError(f"{flags_path}: not on the base branch ({commit[:12]}); commit it first")
     flags = parse_flags(flags_text, source=flags_path)
-    problems = cross_check(policy, flags, policy_source=policy_rel)
-    if problems:
-        raise InputErrors(problems)
-    return Inputs(
-        policy=policy, flags=flags, policy_path=Path(policy_rel), flags_path=Path(flags_path)
+    return checked_together(
+        policy, flags, policy_path=Path(policy_rel), flags_path=Path(flags_path)
     )
 
 
