@@ -27,7 +27,6 @@ exit codes: 0 done (red health is a result, not an error), 1 invalid input,
 # Environment variables whose values must never be printed, whatever the error says.
 SECRET_VARIABLES = (
     "GITHUB_TOKEN",
-    "RAMPBOT_GITHUB_TOKEN",
     "RAMPBOT_PROMETHEUS_TOKEN",
     "RAMPBOT_PROMETHEUS_PASSWORD",
     "RAMPBOT_REDIS_URL",

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from bot.duration import format_duration
-from bot.flags import FeatureFlag, FlagChange, Flags
+from bot.flags import TENANT_NAME, FeatureFlag, FlagChange, Flags
 from bot.health import Alert, Health
 from bot.policy import Condition, NoData, Policy, Ramp, RollbackTo, Signal, format_number
 
@@ -99,15 +99,28 @@ class Plan:
                 feature=decision.feature,
                 tenant=decision.tenant,
                 pct=decision.to_pct,
-                hold=(
-                    f"rolled back from {decision.from_pct}% at "
-                    f"{self.evaluated_at.isoformat(timespec='seconds')}: {decision.reasons[0]}"
-                    if decision.action is Action.ROLLBACK
-                    else None
-                ),
+                hold=_hold_marker(decision) if decision.action is Action.ROLLBACK else None,
             )
             for decision in self.changes
         ]
+
+
+def _hold_marker(decision: Decision) -> str:
+    """Why a tenant was rolled back, in words that stay the same while the cause does.
+
+    No time and no measured value: the next run, seeing the same breach, must write the same
+    text, or the rollback branch would change on every run.
+    """
+    causes = [
+        f"{e.signal} {e.condition.breach_text()}"
+        for e in decision.evidence
+        if e.verdict is Verdict.BREACHED and e.critical
+    ] + [f"alert {alert.name}" for alert in decision.alerts]
+    if not causes:  # a no_data: rollback policy
+        causes = [
+            f"no data for {e.signal}" for e in decision.evidence if e.verdict is Verdict.NO_DATA
+        ]
+    return f"rolled back from {decision.from_pct}% ({', '.join(causes)})"
 
 
 def decide(
@@ -125,6 +138,9 @@ def decide(
     for feature_name, ramp in policy.features.items():
         feature = flags.features[feature_name]
         for tenant in _tenants(policy, feature, health):
+            if not TENANT_NAME.match(tenant):
+                decisions.append(_unusable_name(feature_name, feature, tenant))
+                continue
             if tenant not in judged:
                 judged[tenant] = _judge_tenant(policy, health, tenant, window)
             decisions.append(
@@ -145,6 +161,22 @@ def decide(
         window=window,
         queries={signal.name: signal.query for signal in policy.signals},
         graph_links=dict(health.query_urls),
+    )
+
+
+def _unusable_name(feature_name: str, feature: FeatureFlag, tenant: str) -> Decision:
+    # A label value from Prometheus can be anything; one that cannot be a key of flags.json is
+    # held with a reason instead of failing the whole run for every other tenant.
+    return Decision(
+        tenant=tenant,
+        feature=feature_name,
+        from_pct=feature.pct_for(tenant),
+        to_pct=feature.pct_for(tenant),
+        action=Action.HOLD,
+        reasons=(
+            f"tenant name {tenant!r} cannot be a key in flags.json (letters, digits, '_', '.', "
+            "':' and '-', starting with a letter or digit); rename it in the signals' labels",
+        ),
     )
 
 

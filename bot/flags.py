@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +12,9 @@ from typing import Any, NamedTuple
 from bot.errors import InputError
 from bot.jsontext import JsonEditor, line_at
 from bot.schema import parse_json
+
+# The names the schema allows for features and tenants ($defs/name in flags.schema.json).
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
 
 
 class TenantFlag(NamedTuple):  # a NamedTuple: a flags file can hold 100,000 of them
@@ -170,7 +174,7 @@ def unpublishable_edit(
     revision = revision_of(text)
     if revision > base_revision:
         return None
-    shown = revision if '"revision"' in text else "absent (0)"
+    shown = revision if "revision" in json.loads(text) else "absent (0)"
     return InputError(
         f"{source}: revision: {shown} is not greater than {base_revision} at {base}, but the "
         f"file changed; raise revision to {base_revision + 1} so that rampbot publish writes it",

@@ -180,10 +180,6 @@ def commit_file(
         return str(repo.git.commit_tree(tree, "-p", parent, "-F", str(message_file), env=env))
 
 
-def tree_of(repo: git.Repo, commit: str) -> str:
-    return str(repo.git.rev_parse(f"{commit}^{{tree}}"))
-
-
 def parents_of(repo: git.Repo, commit: str) -> list[str]:
     return str(repo.git.rev_list("--parents", "-n", "1", commit)).split()[1:]
 

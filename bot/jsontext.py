@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -79,7 +80,13 @@ def line_of(text: str, offset: int) -> int:
 
 def line_at(text: str, path: Iterable[str | int]) -> int:
     """Return the line of the value at ``path`` (or of its deepest ancestor the text holds)."""
-    return line_of(text, deepest_span(parse_spans(text), path).start)
+    return line_of(text, deepest_span(_spans_of(text), path).start)
+
+
+@lru_cache(maxsize=4)
+def _spans_of(text: str) -> Span:
+    # One parse serves every error line of a file: 3,000 problems, not 3,000 parses.
+    return parse_spans(text)
 
 
 def indent_unit(text: str) -> str:

@@ -22,8 +22,9 @@ from bot.trailers import DecisionTrailer, Pair, parse_trailers
 # GitHub's merge commit subject, and the " (#12)" it appends to a squash merge's subject.
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ", re.MULTILINE)
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$", re.MULTILINE)
-# `git revert` writes "This reverts commit <sha>." (with -m: "..., reversing changes made to").
-_REVERTS_COMMIT = re.compile(r"This reverts commit ([0-9a-f]{7,40})")
+# `git revert` writes "This reverts commit <sha>." (with -m: "..., reversing changes made to");
+# `rampbot revert` writes "This reverts merge commit <sha> of #12."
+_REVERTS_COMMIT = re.compile(r"This reverts (?:merge )?commit ([0-9a-f]{7,40})")
 # The change lines of bot/trailers.py's commit_message:
 # "- up receipts for acme: 10% -> 25% (coverage min 97.0 over 30m >= 95)".
 _CHANGE_LINE = re.compile(

@@ -155,9 +155,6 @@ class Policy:
     prometheus: PrometheusSettings = PrometheusSettings()
     pull_request: PullRequestSettings = PullRequestSettings()
 
-    def signal(self, name: str) -> Signal | None:
-        return next((signal for signal in self.signals if signal.name == name), None)
-
 
 def parse_policy(text: str, *, source: str) -> Policy:
     """Parse and validate policy YAML; raise InputError naming the file and place of a problem."""
@@ -202,14 +199,22 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
     defaults = document.get("defaults") or {}
     features: dict[str, Ramp] = {}
     for name, settings in document["features"].items():
-        merged = {**defaults, **(settings or {})}
+        own = settings or {}
+        # A feature's own kind of ramp replaces the other kind it would inherit.
+        inherited = {
+            key: value
+            for key, value in defaults.items()
+            if not (key == "steps" and ("step_up" in own or "step_down" in own))
+            and not (key in ("step_up", "step_down") and "steps" in own)
+        }
+        merged = {**inherited, **own}
         if "steps" in merged and "step_up" in merged:
-            where = ["features", name] if settings and "steps" in settings else ["defaults"]
+            place = f"features.{name}" if "steps" in own else "defaults"
             problems.append(
                 InputError(
-                    f"{source}: features.{name}: give either steps or step_up/step_down, not both",
+                    f"{source}: {place}: give either steps or step_up/step_down, not both",
                     file=source,
-                    line=find_line(where),
+                    line=find_line(["features", name] if "steps" in own else ["defaults"]),
                 )
             )
             continue

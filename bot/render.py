@@ -178,11 +178,6 @@ def _short_reason(decision: Decision) -> str:
     return "no data"
 
 
-def _unit(plan: Plan) -> str:
-    """Holds count decisions; with one feature each decision is one tenant."""
-    return "tenant" if len({d.feature for d in plan.decisions}) <= 1 else "tenant/feature pair"
-
-
 def _count(number: int, unit: str) -> str:
     return f"{number:,} {unit}{'' if number == 1 else 's'}"
 

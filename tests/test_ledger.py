@@ -146,3 +146,21 @@ def test_a_parent_that_is_not_the_previous_decision_is_flagged() -> None:
         ("111111111111", True),
         ("222222222222", False),
     ]
+
+
+def test_a_rampbot_revert_names_the_pull_request_it_undid() -> None:
+    merge = "c" * 40
+    changes = ledger(
+        [
+            version("a" * 40, flags(10), "Add flags"),
+            version(merge, flags(25), "Merge pull request #7 from acme/rampbot/ramp", 1),
+            version(
+                "d" * 40,
+                flags(10),
+                f"Revert #7: Ramp receipts to 25% for acme\n\nThis reverts merge commit {merge} of #7.",
+                2,
+            ),
+        ]
+    )
+    last = changes[-1]
+    assert (last.from_pct, last.to_pct, last.by, last.reverted_pr) == (25, 10, By.REVERT, 7)

@@ -116,3 +116,13 @@ def test_malformed_yaml_gives_line_and_column():
     assert caught.value.message == (
         ".github/rampbot.yml:3:1: invalid YAML: expected ',' or ']', but got '<stream end>'"
     )
+
+
+def test_a_feature_s_own_kind_of_ramp_replaces_the_inherited_kind():
+    text = POLICY_YAML.replace(
+        "features:\n  receipts:\n    steps: [1, 5, 10, 25, 50, 100]\n",
+        "defaults:\n  steps: [1, 5, 10]\nfeatures:\n  receipts:\n    step_up: 20\n  attest:\n",
+    )
+    policy = parse(text)
+    assert policy.features["receipts"] == Ramp(None, 20, 20, 0, 100)
+    assert policy.features["attest"].steps == (1, 5, 10)

@@ -315,8 +315,21 @@ def test_title_stays_short(tenants: int) -> None:
     assert title.startswith("Step down " if tenants > 7 else "Ramp ")
 
 
+def renamed(plan: Plan, placeholder: str, name: str) -> Plan:
+    """``plan`` with a tenant renamed to a name the decision core would hold, not move.
+
+    The renderer must stay safe whatever reaches it, so these tests hand it names straight.
+    """
+    return dataclasses.replace(
+        plan,
+        decisions=tuple(
+            d._replace(tenant=name) if d.tenant == placeholder else d for d in plan.decisions
+        ),
+    )
+
+
 def test_title_cannot_ping_or_break_a_line() -> None:
-    plan = make_plan({"@org/team\n#12": GREEN}, policy_text=ONE_FEATURE)
+    plan = renamed(make_plan({"x": GREEN}, policy_text=ONE_FEATURE), "x", "@org/team\n#12")
     title = pull_request_title(plan)
     assert "\n" not in title
     assert f"@{ZERO_WIDTH_JOINER}org/team #{ZERO_WIDTH_JOINER}12" in title
@@ -327,12 +340,13 @@ def test_title_cannot_ping_or_break_a_line() -> None:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_tenant_and_alert_cannot_break_the_body(value: str) -> None:
-    alert = Alert(name=value, severity="critical", tenant=value, summary=value)
+    alert = Alert(name=value, severity="critical", tenant="x", summary=value)
     plan = make_plan(
-        {value: {**GREEN, "divergence": 1.0}, "acme": GREEN},
+        {"x": {**GREEN, "divergence": 1.0}, "acme": GREEN},
         alerts=(alert,),
         policy_text=ONE_FEATURE,
     )
+    plan = renamed(plan, "x", value)
     body = pull_request_body(plan, base_commit=BASE)
     html = render_html(body)
     tree = parse_html(html)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot import git as gitrepo
 from bot.commands.health import read_source
 from bot.commands.options import add_health_options, add_input_options
 from bot.decide import LastChange, Plan, decide
+from bot.errors import InputError
 from bot.files import write_atomically
 from bot.flags import apply_changes
 from bot.health import Health
@@ -42,15 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
     health = read_health(args, inputs, environ)
-    # Inside a git repository the bake time comes from the flags file's committed history.
-    repo = gitrepo.find_repository(Path.cwd())
-    flags_in_repo = _inside(repo, inputs.flags_path) if repo is not None else None
-    plan = make_plan(
-        inputs,
-        health,
-        now=args.now,
-        history=(repo, "HEAD", flags_in_repo) if flags_in_repo else None,
-    )
+    plan = make_plan(inputs, health, now=args.now, history=_history_here(inputs))
     if args.format == "json":
         print(json.dumps(plan_to_json(plan), indent=2))
     else:
@@ -65,24 +59,31 @@ def read_health(args: argparse.Namespace, inputs: Inputs, environ: Mapping[str, 
     return read_source(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
 
 
+class FlagsHistory(NamedTuple):
+    """Where the flags file's history is read: a repository, a ref in it, the file's path."""
+
+    repo: Any  # git.Repo: only bot/git.py imports GitPython
+    ref: str
+    path: str
+
+
 def make_plan(
     inputs: Inputs,
     health: Health,
     *,
     now: datetime | None,
-    history: tuple[Any, str, str] | None,
+    history: FlagsHistory | None,
 ) -> Plan:
     """Decide at ``now``, else at the time the health was measured, else at the present.
 
-    ``history`` is (repository, ref, flags file path in it): each tenant's last change on that
-    ref's first-parent history dates its bake time. Without it nothing counts as recently changed.
+    With ``history``, each tenant's last change on that ref's first-parent history dates its
+    bake time; without it nothing counts as recently changed.
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
     last_change: LastChange = {}
     if history is not None:
-        repo, ref, flags_path = history
         baseline, recent = gitrepo.flags_versions(
-            repo, flags_path, ref=ref, since=moment - inputs.policy.bake_time
+            history.repo, history.path, ref=history.ref, since=moment - inputs.policy.bake_time
         )
         tenants = set(inputs.policy.tenants or ()) | set(health.readings)
         for feature in inputs.flags.features.values():
@@ -91,19 +92,23 @@ def make_plan(
     return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change)
 
 
-def _inside(repo: Any, path: Path) -> str | None:
-    """``path`` relative to the repository's root, or None when it lies outside."""
+def _history_here(inputs: Inputs) -> FlagsHistory | None:
+    """The committed history of the flags file, when it lies in a git repository."""
+    repo = gitrepo.find_repository(Path.cwd())
+    if repo is None:
+        return None
     try:
-        return Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
-    except ValueError:
+        return FlagsHistory(repo, "HEAD", gitrepo.relative_path(repo, inputs.flags_path))
+    except InputError:  # the flags file lies outside the repository: no history to read
         return None
 
 
 def write_plan(inputs: Inputs, plan: Plan) -> None:
     """Write the planned flags file; the edit is schema-checked before anything is written."""
+    # On stderr: stdout holds the plan, which may be JSON for a script to read.
     if not plan.changed:
-        print(f"{inputs.flags_path}: nothing to change")
+        print(f"{inputs.flags_path}: nothing to change", file=sys.stderr)
         return
     updated = apply_changes(inputs.flags, plan.flag_changes())
     write_atomically(inputs.flags_path, updated.text)
-    print(f"wrote {inputs.flags_path} (revision {updated.revision})")
+    print(f"wrote {inputs.flags_path} (revision {updated.revision})", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot import git as gitrepo
 from bot.commands.options import add_health_options, add_input_options
-from bot.commands.plan import make_plan, read_health
+from bot.commands.plan import FlagsHistory, make_plan, read_health
 from bot.decide import Plan
 from bot.errors import ConflictError, InputError, ServiceError
 from bot.flags import apply_changes, parse_flags
@@ -182,7 +182,7 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
     flags_rel = str(inputs.flags_path)
     health = read_health(args, inputs, environ)
     now = args.now or health.evaluated_at or datetime.now(UTC)
-    plan = make_plan(inputs, health, now=now, history=(repo, base_sha, flags_rel))
+    plan = make_plan(inputs, health, now=now, history=FlagsHistory(repo, base_sha, flags_rel))
     parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
     print(
         f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
