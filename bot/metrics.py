@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_t
 
 from bot.errors import InputError, ServiceError
 from bot.flags import Flags
-from bot.redis_store import redacted
+from bot.urls import shown_url
 
 PUSH_TIMEOUT_SECONDS = 10.0
 JOB = "rampbot"
@@ -58,13 +58,13 @@ def push(registry: CollectorRegistry, *, gateway: str, grouping: dict[str, str])
         )
     except urllib.error.HTTPError as error:
         raise ServiceError(
-            f"Pushgateway at {redacted(gateway)} answered {error.code} {error.reason}; "
+            f"Pushgateway at {shown_url(gateway)} answered {error.code} {error.reason}; "
             "check the --pushgateway URL"
         ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", None) or error
         raise ServiceError(
-            f"Pushgateway at {redacted(gateway)}: cannot connect ({reason}); "
+            f"Pushgateway at {shown_url(gateway)}: cannot connect ({reason}); "
             "check that it is running and the --pushgateway URL"
         ) from None
 

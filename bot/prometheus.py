@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -25,6 +25,7 @@ from bot.duration import format_duration
 from bot.errors import InputError, ServiceError
 from bot.health import Alert, Health, Reading
 from bot.policy import Policy, Signal
+from bot.urls import shown_url
 
 # A label rampbot adds to tell the two halves of a signal's answer apart.
 PART_LABEL = "rampbot_part"
@@ -79,14 +80,6 @@ def graph_url(base_url: str, query: str, *, end: datetime, window: timedelta) ->
         "g0.end_input": end.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
     }
     return f"{base_url.rstrip('/')}/graph?{urlencode(parameters)}"
-
-
-def shown_url(url: str) -> str:
-    """The URL without any user:password part, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class PrometheusHealth:
@@ -250,6 +243,16 @@ def _checked(result: Any, *, where: str) -> list[dict[str, Any]]:
             f"{where}: expected a vector (one series per tenant), got {str(result)[:80]!r}; "
             "the query must return an instant vector"
         )
+    for series in result:
+        for part in series["value"]:
+            try:
+                float(part)  # Prometheus sends numbers as strings: "0.5", "NaN", "+Inf"
+            except (TypeError, ValueError):
+                raise ServiceError(
+                    f"{where}: the answer is not a Prometheus API response: sample "
+                    f"{series['value']!r} of {_labels(series['metric'])} is not a number; "
+                    "check the URL points at Prometheus"
+                ) from None
     return result
 
 

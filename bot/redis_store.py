@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from bot.errors import ServiceError
+from bot.errors import InputError, ServiceError
+from bot.urls import shown_url
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 SOCKET_TIMEOUT_SECONDS = 10.0
@@ -76,27 +76,17 @@ class PublishResult:
     previous: int | None  # the revision Redis held before, None if it held no spec
 
 
-class SpecStore(Protocol):
-    def publish(self, *, revision: int, spec: str) -> PublishResult: ...
-
-    def read(self) -> tuple[int | None, str | None]: ...
-
-
-def redacted(url: str) -> str:
-    """The URL without its user name and password, fit to print."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+SCHEMES = ("redis", "rediss", "unix")
 
 
 class RedisSpecStore:
     """Publishes the flags spec to one Redis under one key namespace."""
 
-    def __init__(self, url: str, *, namespace: str) -> None:
-        self.where = redacted(url)
-        self._password = urlsplit(url).password
+    def __init__(self, url: str, *, namespace: str, source: str = "the Redis URL") -> None:
+        """``source`` names where the URL came from, for messages about a malformed one."""
+        self.where = shown_url(url)
+        self._password = _password(url)
+        _check_url(url, source=source, shown=self.where)
         self.spec_key = f"{namespace}:spec"
         self.revision_key = f"{namespace}:revision"
         try:
@@ -108,8 +98,8 @@ class RedisSpecStore:
                 # fails the job in seconds.
                 retry=Retry(ExponentialBackoff(cap=1.0, base=0.2), retries=2),
             )
-        except ValueError as error:
-            raise ServiceError(f"Redis URL {self.where}: {self._scrub(str(error))}") from None
+        except ValueError as error:  # redis-py's own checks of the URL's parts
+            raise InputError(f"{source}: {self.where}: {self._scrub(str(error))}") from None
         self._script = self._client.register_script(_COMPARE_AND_SET)
 
     def publish(self, *, revision: int, spec: str) -> PublishResult:
@@ -157,3 +147,28 @@ class RedisSpecStore:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._password, "***") if self._password else text
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # too broken to split; then the password is whatever precedes the "@"
+        userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+        return userinfo.partition(":")[2] or None
+
+
+def _check_url(url: str, *, source: str, shown: str) -> None:
+    """An InputError naming ``source`` for a URL redis-py could not use."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        raise InputError(
+            f"{source}: {shown}: not a valid URL ({error}); the form is "
+            "redis://[:PASSWORD@]HOST[:PORT][/DB]"
+        ) from None
+    if parts.scheme not in SCHEMES:
+        raise InputError(
+            f"{source}: {shown}: the scheme must be redis://, rediss:// (TLS) or unix://, "
+            "e.g. redis://:PASSWORD@HOST:6379/0"
+        )

@@ -374,6 +374,12 @@ def test_a_server_error_then_an_answer_succeeds(tmp_path, prometheus, fake_serve
             "[[1, '1']]}]\"; the query must return an instant vector",
         ),
         (
+            b'{"status": "success", "data": {"resultType": "vector", "result": '
+            b'[{"metric": {"tenant": "acme"}, "value": [1, "lots"]}]}}',
+            "the answer is not a Prometheus API response: sample [1, 'lots'] of "
+            '{tenant="acme"} is not a number; check the URL points at Prometheus',
+        ),
+        (
             b'{"unexpected": true}',
             "the answer is not a Prometheus API response (HTTP 200, body starts "
             "'{\"unexpected\": true}'); check the URL points at Prometheus",

@@ -15,7 +15,8 @@ from bot.cli import main
 from bot.commands.publish import publish_spec, spec_json
 from bot.errors import EXIT_CONFLICT, EXIT_SERVICE, ServiceError
 from bot.flags import Flags, parse_flags
-from bot.redis_store import Outcome, RedisSpecStore, redacted
+from bot.redis_store import Outcome, RedisSpecStore
+from bot.urls import shown_url
 from tests.fixtures.redis import RedisServer, free_port
 
 NAMESPACE = "flags:v1"
@@ -186,7 +187,7 @@ def test_unreachable_redis_exits_3_without_printing_the_password(
     assert status == EXIT_SERVICE
     captured = capsys.readouterr()
     assert "s3cret-pw" not in captured.out + captured.err
-    assert captured.err.startswith(f"Redis at {redacted(url)}: ")
+    assert captured.err.startswith(f"Redis at {shown_url(url)}: ")
     assert "check that Redis is running" in captured.err
 
 
@@ -236,3 +237,39 @@ def test_a_redis_error_inside_the_script_writes_nothing(
     client = redis.Redis.from_url(redis_server.url)
     assert client.exists(f"{NAMESPACE}:spec") == 0
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "redis://:s3cret-pw@h:xx/0",
+            "RAMPBOT_REDIS_URL: redis://h:xx/0: not a valid URL (Port could not be cast to "
+            "integer value as 'xx'); the form is redis://[:PASSWORD@]HOST[:PORT][/DB]",
+        ),
+        (
+            "redis://:s3cret-pw@[::1/0",
+            "RAMPBOT_REDIS_URL: redis://[::1/0: not a valid URL (Invalid IPv6 URL); the form "
+            "is redis://[:PASSWORD@]HOST[:PORT][/DB]",
+        ),
+        (
+            "http://:s3cret-pw@h:6379/0",
+            "RAMPBOT_REDIS_URL: http://h:6379/0: the scheme must be redis://, rediss:// (TLS) "
+            "or unix://, e.g. redis://:PASSWORD@HOST:6379/0",
+        ),
+    ],
+)
+def test_a_malformed_redis_url_is_an_input_error_naming_its_source(
+    flags_file: Callable[..., Path], capsys: pytest.CaptureFixture[str], url: str, message: str
+) -> None:
+    status = main(["publish", "--flags", str(flags_file(1))], environ={"RAMPBOT_REDIS_URL": url})
+    captured = capsys.readouterr()
+    assert (status, captured.err) == (1, message + "\n")
+    assert "s3cret-pw" not in captured.out + captured.err
+
+
+def test_a_malformed_redis_option_is_named_as_the_option(
+    flags_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert publish(flags_file(1), "redis://h:abc/0") == 1
+    assert capsys.readouterr().err.startswith("--redis-url: redis://h:abc/0: not a valid URL")

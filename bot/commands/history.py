@@ -6,12 +6,11 @@ import argparse
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bot import git
 from bot.commands.options import add_input_options
-from bot.commands.publish import flags_file
+from bot.commands.publish import flags_file, policy_if_any
 from bot.errors import InputError
 from bot.history import FlagsVersion
 from bot.ledger import Change, MergedCommit, ledger, select
@@ -47,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    path = flags_file(args)
+    path = flags_file(args, policy=policy_if_any(args))
     repo = git.open_repository(path.resolve().parent)
-    relative = relative_path(Path(str(repo.working_tree_dir)), path)
+    relative = git.relative_path(repo, path)
     if git.resolve(repo, args.ref) is None:
         raise InputError(f"--ref {args.ref}: no such branch or commit in {repo.working_tree_dir}")
     baseline, versions, merged = read_history(repo, relative, ref=args.ref)
@@ -80,13 +79,6 @@ def read_history(
                 if commit.sha != version.commit
             ]
     return baseline, versions, merged
-
-
-def relative_path(root: Path, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise InputError(f"{path}: not inside the repository at {root}") from None
 
 
 def _filters(args: argparse.Namespace) -> dict[str, str | None]:

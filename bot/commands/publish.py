@@ -13,7 +13,9 @@ from bot.errors import ConflictError, InputError
 from bot.files import read_text
 from bot.flags import Flags, parse_flags
 from bot.inputs import load_policy
-from bot.redis_store import Outcome, PublishResult, RedisSpecStore, redacted
+from bot.policy import Policy
+from bot.redis_store import Outcome, PublishResult, RedisSpecStore
+from bot.urls import shown_url
 
 HELP = "publish the flags file to Redis (never an older revision) and export the ramp as metrics"
 
@@ -52,35 +54,35 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"nothing to publish to: pass --redis-url URL (or set {REDIS_URL_VARIABLE}), "
             "--pushgateway URL or --textfile PATH"
         )
-    flags_path = flags_file(args)
+    policy = policy_if_any(args)
+    flags_path = flags_file(args, policy=policy)
     flags = parse_flags(
         read_text(flags_path, what="flags file", hint="pass --flags PATH"), source=str(flags_path)
     )
     if url:
-        result = publish_spec(url, namespace=args.namespace, flags=flags)
+        source = "--redis-url" if args.redis_url else REDIS_URL_VARIABLE
+        result = publish_spec(url, namespace=args.namespace, flags=flags, source=source)
         print(describe(result, flags=flags, namespace=args.namespace))
         if result.outcome is Outcome.REFUSED_OLDER:
             # What is served is newer than this file: its gauges would be wrong.
             print("metrics not exported: they would describe an older revision than Redis serves")
             return 0
-    export_metrics(args, flags, tenants=policy_tenants(args))
+    export_metrics(args, flags, tenants=(policy.tenants or ()) if policy else ())
     return 0
 
 
-def flags_file(args: argparse.Namespace) -> Path:
-    """--flags, else the policy's flags_file when the policy exists, else flags.json."""
+def policy_if_any(args: argparse.Namespace) -> Policy | None:
+    """The policy named by --policy, or None when there is no such file."""
+    return load_policy(Path(args.policy)) if Path(args.policy).is_file() else None
+
+
+def flags_file(args: argparse.Namespace, *, policy: Policy | None) -> Path:
+    """--flags, else the policy's flags_file when there is a policy, else flags.json."""
     if args.flags is not None:
         return Path(args.flags)
-    if Path(args.policy).is_file():
-        return Path(load_policy(Path(args.policy)).flags_file)
+    if policy is not None:
+        return Path(policy.flags_file)
     return Path("flags.json")
-
-
-def policy_tenants(args: argparse.Namespace) -> tuple[str, ...]:
-    """The policy's explicit tenant list, if there is a policy and it has one."""
-    if not Path(args.policy).is_file():
-        return ()
-    return load_policy(Path(args.policy)).tenants or ()
 
 
 def spec_json(flags: Flags) -> str:
@@ -88,9 +90,11 @@ def spec_json(flags: Flags) -> str:
     return json.dumps(json.loads(flags.text), separators=(",", ":"), ensure_ascii=False)
 
 
-def publish_spec(url: str, *, namespace: str, flags: Flags) -> PublishResult:
+def publish_spec(
+    url: str, *, namespace: str, flags: Flags, source: str = "the Redis URL"
+) -> PublishResult:
     """Publish unless Redis holds a newer revision; a same-revision edit is a conflict."""
-    store = RedisSpecStore(url, namespace=namespace)
+    store = RedisSpecStore(url, namespace=namespace, source=source)
     try:
         result = store.publish(revision=flags.revision or 0, spec=spec_json(flags))
     finally:
@@ -127,4 +131,4 @@ def export_metrics(args: argparse.Namespace, flags: Flags, *, tenants: tuple[str
         print(f"wrote metrics to {args.textfile}")
     if args.pushgateway:
         metrics.push(registry, gateway=args.pushgateway, grouping={"namespace": args.namespace})
-        print(f"pushed metrics to {redacted(args.pushgateway)}")
+        print(f"pushed metrics to {shown_url(args.pushgateway)}")
