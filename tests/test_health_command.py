@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.fixtures.prometheus import at_history_end
 from tests.test_prometheus import rampbot, write_repo
 
@@ -67,3 +69,44 @@ def test_health_fails_with_exit_3_when_prometheus_is_down(tmp_path, capsys):
         "Prometheus at http://127.0.0.1:9: signal coverage: cannot connect "
         "([Errno 111] Connection refused) (tried 2 times)\n"
     )
+
+
+def test_discovered_tenants_include_the_flags_file_s_and_a_global_snapshot_shows(tmp_path, capsys):
+    # No tenants in the policy: the rows are those a signal reported plus those flags.json
+    # names, as the decision uses; a global snapshot's readings count for every tenant.
+    repo = write_repo(tmp_path, "http://127.0.0.1:9", flag_tenants=("acme", "globex"))
+    (repo / "health.json").write_text(
+        '{"coverage": 97, "anchor_p95_ms": 20, "divergence": 0, '
+        '"tenants": {"initech": {"coverage": 90}}}'
+    )
+    assert rampbot(repo, "health", "--health", "health.json") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[2:6]] == ["acme", "globex", "initech", "(every"]
+    assert lines[2].split()[1:] == ["97", "20", "0"]
+    assert lines[4].split()[1:] == ["90", "*", "20", "0"]
+    assert lines[5].split()[2:] == ["97", "20", "0"]
+    assert rampbot(repo, "health", "--health", "health.json", "--format", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert sorted(document["tenants"]) == ["acme", "globex", "initech"]
+    assert document["every_tenant"]["coverage"] == {"value": 97, "samples": None}
+
+
+@pytest.mark.parametrize("url", ["http://h:abc", "http://[::1", "ftp://h", "http://"])
+@pytest.mark.parametrize(
+    ("how", "where"),
+    [
+        ("option", "--prometheus-url"),
+        ("environment", "RAMPBOT_PROMETHEUS_URL"),
+        ("policy", ".github/rampbot.yml: prometheus.url"),
+    ],
+)
+def test_a_malformed_prometheus_url_is_an_input_error_naming_its_source(
+    tmp_path, capsys, url, how, where
+):
+    repo = write_repo(tmp_path, url if how == "policy" else "http://127.0.0.1:9")
+    args = ["--prometheus-url", url] if how == "option" else []
+    environ = {"RAMPBOT_PROMETHEUS_URL": url} if how == "environment" else {}
+    assert rampbot(repo, "health", *args, environ=environ) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{where}: '{url}' is not")
+    assert "URL" in err

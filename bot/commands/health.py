@@ -7,14 +7,18 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.commands.options import add_health_options, add_policy_option
 from bot.duration import format_duration
 from bot.errors import InputError
+from bot.files import read_text
+from bot.flags import parse_flags
 from bot.health import Health, HealthSource, Reading
 from bot.inputs import load_policy, load_snapshot
 from bot.policy import Policy, format_number
 from bot.prometheus import Connection, PrometheusHealth
+from bot.urls import shown_url
 
 HELP = "print each tenant's signals over the bake window, as read from Prometheus or a snapshot"
 
@@ -22,6 +26,7 @@ URL_VARIABLE = "RAMPBOT_PROMETHEUS_URL"
 TOKEN_VARIABLE = "RAMPBOT_PROMETHEUS_TOKEN"
 USER_VARIABLE = "RAMPBOT_PROMETHEUS_USER"
 PASSWORD_VARIABLE = "RAMPBOT_PROMETHEUS_PASSWORD"
+EVERY_TENANT_ROW = "(every tenant)"
 NO_SOURCE = (
     "no health source: pass --health FILE (a snapshot), or name a Prometheus server with "
     f"--prometheus-url, {URL_VARIABLE} or prometheus.url in {{policy}}"
@@ -42,11 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     policy = load_policy(args.policy)
     health = read_source(args, policy, policy_path=args.policy, environ=environ)
+    named = flags_tenants(Path(policy.flags_file))
     if args.format == "json":
-        print(json.dumps(health_to_json(policy, health), indent=2))
+        print(json.dumps(health_to_json(policy, health, flags_tenants=named), indent=2))
     else:
-        print(health_to_table(policy, health), end="")
+        print(health_to_table(policy, health, flags_tenants=named), end="")
     return 0
+
+
+def flags_tenants(path: Path) -> frozenset[str]:
+    """Every tenant the flags file names under any feature; none when there is no such file."""
+    if not path.is_file():
+        return frozenset()
+    flags = parse_flags(
+        read_text(path, what="flags file", hint="set flags_file in the policy"), source=str(path)
+    )
+    return frozenset(
+        tenant for feature in flags.features.values() for tenant in feature.tenants or ()
+    )
 
 
 def read_source(
@@ -70,10 +88,29 @@ def prometheus_source(
     url = args.prometheus_url or environ.get(URL_VARIABLE) or policy.prometheus.url
     if not url:
         return None
-    if not url.startswith(("http://", "https://")):
-        where = "--prometheus-url" if args.prometheus_url else URL_VARIABLE
-        raise InputError(f"{where}: {url!r} is not an http:// or https:// URL")
+    if args.prometheus_url:
+        where = "--prometheus-url"
+    elif environ.get(URL_VARIABLE):
+        where = URL_VARIABLE
+    else:
+        where = f"{policy_path}: prometheus.url"
+    _check_url(url, where=where)
     return PrometheusHealth(connection(url, policy, policy_path=policy_path, environ=environ))
+
+
+def _check_url(url: str, *, where: str) -> None:
+    """An InputError naming ``where`` for a URL requests could not use."""
+    shown = shown_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        raise InputError(
+            f"{where}: {shown!r} is not a valid URL ({error}); the form is "
+            "http[s]://HOST[:PORT][/PATH]"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{where}: {shown!r} is not an http:// or https:// URL with a host")
 
 
 def connection(
@@ -108,7 +145,9 @@ def connection(
     )
 
 
-def health_to_json(policy: Policy, health: Health) -> dict[str, Any]:
+def health_to_json(
+    policy: Policy, health: Health, *, flags_tenants: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """What ``rampbot health --format json`` prints."""
     return {
         "source": health.source,
@@ -129,7 +168,14 @@ def health_to_json(policy: Policy, health: Health) -> dict[str, Any]:
                 signal.name: _reading_to_json(health.reading(tenant, signal.name))
                 for signal in policy.signals
             }
-            for tenant in _tenants(policy, health)
+            for tenant in _tenants(policy, health, flags_tenants)
+        },
+        # Readings without a tenant (a global snapshot, a series without the tenant label)
+        # count for every tenant without its own.
+        "every_tenant": {
+            signal.name: _reading_to_json(health.every_tenant[signal.name])
+            for signal in policy.signals
+            if signal.name in health.every_tenant
         },
         "alerts": [
             {"alertname": a.name, "severity": a.severity, "tenant": a.tenant, "summary": a.summary}
@@ -138,7 +184,9 @@ def health_to_json(policy: Policy, health: Health) -> dict[str, Any]:
     }
 
 
-def health_to_table(policy: Policy, health: Health) -> str:
+def health_to_table(
+    policy: Policy, health: Health, *, flags_tenants: frozenset[str] = frozenset()
+) -> str:
     """One row per tenant, one column per signal: the window aggregate and its sample count."""
     at = health.evaluated_at.isoformat(timespec="seconds") if health.evaluated_at else "now"
     header = ["tenant"] + [
@@ -146,10 +194,17 @@ def health_to_table(policy: Policy, health: Health) -> str:
     ]
     rows = [header]
     breached = False
-    for tenant in _tenants(policy, health):
-        row = [tenant]
+    tenants: list[str | None] = list(_tenants(policy, health, flags_tenants))
+    if health.every_tenant:
+        tenants.append(None)
+    for tenant in tenants:
+        row = [tenant or EVERY_TENANT_ROW]
         for signal in policy.signals:
-            reading = health.reading(tenant, signal.name)
+            reading = (
+                health.reading(tenant, signal.name)
+                if tenant is not None
+                else health.every_tenant.get(signal.name, Reading(None))
+            )
             cell = _cell(reading)
             if reading.value is not None and reading.has_data:
                 breach = not signal.healthy.holds(reading.value)
@@ -179,8 +234,12 @@ def health_to_table(policy: Policy, health: Health) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tenants(policy: Policy, health: Health) -> list[str]:
-    return list(policy.tenants) if policy.tenants is not None else sorted(health.readings)
+def _tenants(policy: Policy, health: Health, flags_tenants: frozenset[str]) -> list[str]:
+    # As bot/decide.py's _tenants, over every feature: the policy's list, else every tenant a
+    # signal reported and every tenant the flags file names.
+    if policy.tenants is not None:
+        return list(policy.tenants)
+    return sorted(set(health.readings) | flags_tenants)
 
 
 def _cell(reading: Reading) -> str:
