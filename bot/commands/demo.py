@@ -17,6 +17,7 @@ from pathlib import Path
 from bot import git as gitrepo
 from bot.commands import run as run_command
 from bot.errors import InputError
+from bot.inputs import load_policy, load_snapshot
 from bot.policy import DEFAULT_POLICY_PATH
 
 HELP = "show what `rampbot run` does, on examples/demo in a temporary repository (offline)"
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"{source}: no {DEFAULT_POLICY_PATH} and {HELP_FILES}; run from the root of the "
             "rampbot checkout or pass the demo folder"
         )
+    # Read (and checked) where the person put it, so a bad snapshot is named by its own path.
+    snapshot = load_snapshot(source / HEALTH_FILE, load_policy(source / DEFAULT_POLICY_PATH))
     with tempfile.TemporaryDirectory(prefix="rampbot-demo-") as scratch:
         workspace = Path(scratch) / "repo"
         shutil.copytree(source, workspace, ignore=shutil.ignore_patterns(HEALTH_FILE))
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             workspace,
             branch="main",
             identity=DEMO_IDENTITY,
-            date=_snapshot_time(health) - timedelta(days=1),
+            date=(snapshot.evaluated_at or datetime.now(UTC)) - timedelta(days=1),
         )
         print(f"demo repository: {source} copied to a temporary git repository\n")
         parser = argparse.ArgumentParser(prog="rampbot run")
@@ -78,12 +81,3 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 HELP_FILES = HEALTH_FILE
-
-
-def _snapshot_time(path: Path) -> datetime:
-    import json
-
-    text = json.loads(path.read_text(encoding="utf-8")).get("evaluated_at")
-    if not text:
-        return datetime.now(UTC)
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
