@@ -1,7 +1,9 @@
 """The GitHub adapter: the only module that imports PyGithub.
 
-Every call goes through ``_call``, which retries 5xx answers a bounded number of times, waits
-out a rate limit when GitHub says it ends soon, and otherwise raises a ServiceError whose message
+Every call goes through ``_call``, which retries 5xx answers and dropped connections a bounded
+number of times where a second try cannot do the thing twice (reads, edits that set a value,
+statuses, labels, and opening a pull request, which GitHub refuses to duplicate), waits out a rate
+limit when GitHub says it ends soon, and otherwise raises a ServiceError whose message
 is built here from the status and GitHub's own message. PyGithub's exceptions can carry request
 data, so their text is never shown, and the token is never part of any message.
 """
@@ -24,6 +26,8 @@ T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
 STATUS_CONTEXT = "rampbot"
+STATUS_DESCRIPTION_LIMIT = 140  # GitHub truncates nothing: a longer description is a 422
+MERGED_DIRECTLY = "merged (nothing to wait for)"
 
 
 class PullRequestAlreadyExists(ServiceError):
@@ -32,6 +36,8 @@ class PullRequestAlreadyExists(ServiceError):
 
 class PullRequests(Protocol):
     """What `rampbot run` and `rampbot revert` need from GitHub."""
+
+    repository: str  # OWNER/NAME: pull requests from other repositories (forks) are not ours
 
     def open_pull_requests(self, *, base: str) -> list[PullRequest]: ...
 
@@ -96,7 +102,7 @@ class GitHubRepository:
             seconds_between_writes=None,
             timeout=30,
         )
-        self._repository = repository
+        self.repository = repository
         self._url = f"{api_url.rstrip('/')}/repos/{repository}"
         self._attempts = attempts
         self._max_wait = max_wait
@@ -185,6 +191,7 @@ class GitHubRepository:
         self._call(
             f"comment on #{number}",
             lambda: self._request("POST", f"/issues/{number}/comments", input={"body": text}),
+            retry=False,  # a second try after a lost answer would post the comment twice
         )
 
     def close_pull_request(self, number: int) -> None:
@@ -210,8 +217,7 @@ class GitHubRepository:
         payload: dict[str, Any] = {
             "state": state,
             "context": STATUS_CONTEXT,
-            # GitHub truncates nothing: a description over 140 characters is a 422.
-            "description": description if len(description) <= 140 else description[:139] + "…",
+            "description": status_description(description),
         }
         if target_url:
             payload["target_url"] = target_url
@@ -224,11 +230,11 @@ class GitHubRepository:
         """Have GitHub merge the pull request once its checks pass; say what happened."""
 
         def enable() -> None:
-            pull = self._github.get_repo(self._repository).get_pull(number)
+            pull = self._github.get_repo(self.repository).get_pull(number)
             pull.enable_automerge("MERGE")
 
         try:
-            self._call(f"enable auto-merge on #{number}", enable)
+            self._call(f"enable auto-merge on #{number}", enable, retry=False)
         except ServiceError as error:
             # A pull request with nothing left to wait for cannot get auto-merge: merge it.
             if "clean status" not in error.message:
@@ -238,8 +244,9 @@ class GitHubRepository:
                 lambda: self._request(
                     "PUT", f"/pulls/{number}/merge", input={"merge_method": "merge"}
                 ),
+                retry=False,
             )
-            return "merged (nothing to wait for)"
+            return MERGED_DIRECTLY
         return "will merge itself once its checks pass (auto-merge)"
 
     def _add_labels(self, number: int, labels: Iterable[str]) -> None:
@@ -257,8 +264,13 @@ class GitHubRepository:
             verb, self._url + path, input=dict(input) if input is not None else None
         )
 
-    def _call(self, what: str, action: Callable[[], T]) -> T:
-        """Run one GitHub operation with bounded retries; errors become ServiceErrors."""
+    def _call(self, what: str, action: Callable[[], T], *, retry: bool = True) -> T:
+        """Run one GitHub operation with bounded retries; errors become ServiceErrors.
+
+        ``retry`` False: the operation is not safe to repeat (a comment, a merge), so a 5xx or a
+        dropped connection, after which it may or may not have happened, is not retried. A rate
+        limit is waited out either way: GitHub did nothing.
+        """
         for attempt in range(1, self._attempts + 1):
             last = attempt == self._attempts
             try:
@@ -271,11 +283,19 @@ class GitHubRepository:
                         raise _rate_limited(what, headers, self._clock()) from None
                     self._sleep(wait)
                     continue
+                if error.status >= 500 and not retry:
+                    raise _not_retried(
+                        _service_error(what, error.status, headers, error.data)
+                    ) from None
                 if error.status >= 500 and not last:
                     self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
                     continue
                 raise _service_error(what, error.status, headers, error.data) from None
             except requests.RequestException as error:
+                if not retry:
+                    raise _not_retried(
+                        ServiceError(f"GitHub: could not {what}: {type(error).__name__}")
+                    ) from None
                 if not last:
                     self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
                     continue
@@ -293,12 +313,28 @@ def _pull_request(data: Mapping[str, Any]) -> PullRequest:
         body=data.get("body") or "",
         labels=tuple(label["name"] for label in data.get("labels") or []),
         head_ref=data["head"]["ref"],
+        # null when the fork was deleted: then it is not ours either
+        head_repo=(data["head"].get("repo") or {}).get("full_name") or "",
         head_sha=data["head"]["sha"],
         base_ref=data["base"]["ref"],
         url=data.get("html_url") or "",
         state=data.get("state") or "open",
         merged=bool(data.get("merged") or data.get("merged_at")),
         merge_commit_sha=data.get("merge_commit_sha"),
+    )
+
+
+def status_description(text: str) -> str:
+    """A commit status description GitHub accepts: at most 140 characters."""
+    if len(text) <= STATUS_DESCRIPTION_LIMIT:
+        return text
+    return text[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+
+
+def _not_retried(error: ServiceError) -> ServiceError:
+    return ServiceError(
+        f"{error.message}; not retried, since a second try could do it twice: check the pull "
+        "request on GitHub, then run rampbot again"
     )
 
 

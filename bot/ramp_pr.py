@@ -36,6 +36,11 @@ class PullRequest:
     state: str = "open"
     merged: bool = False
     merge_commit_sha: str | None = None
+    head_repo: str = ""  # OWNER/NAME the head branch lives in; another one for a fork's
+
+    def from_branch(self, branch: str, *, repository: str) -> bool:
+        """Whether the head is ``branch`` of ``repository``: a fork's same-named branch is not."""
+        return self.head_ref == branch and self.head_repo == repository
 
 
 @dataclass(frozen=True)

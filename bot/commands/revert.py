@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
+from bot.commands.options import add_policy_option
 from bot.commands.run import add_git_options, make_context
 from bot.errors import InputError
 from bot.history import effective_percentages
 from bot.inputs import load_policy
-from bot.policy import DEFAULT_POLICY_PATH
 from bot.ramp_pr import LABEL, ROLLBACK_LABEL, PullRequest
 from bot.trailers import DecisionTrailer, parse_trailers, revert_trailer_lines
 
@@ -39,13 +39,7 @@ up again until they have been healthy for the bake time after this revert reache
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=int, metavar="PR_NUMBER", help="the merged pull request")
-    parser.add_argument(
-        "--policy",
-        type=Path,
-        default=Path(DEFAULT_POLICY_PATH),
-        metavar="PATH",
-        help=f"the ramp policy, for the flags file's path (default: {DEFAULT_POLICY_PATH})",
-    )
+    add_policy_option(parser)
     add_git_options(parser)
 
 
@@ -56,11 +50,15 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     assert context.remote is not None
     repo = context.repo
     original = github.get_pull_request(args.number)
-    _check_revertible(original)
+    _check_revertible(original, repository=github.repository)
     assert original.merge_commit_sha is not None
     branch = f"rampbot/revert-{original.number}"
     existing = next(
-        (p for p in github.open_pull_requests(base=original.base_ref) if p.head_ref == branch),
+        (
+            p
+            for p in github.open_pull_requests(base=original.base_ref)
+            if p.from_branch(branch, repository=github.repository)
+        ),
         None,
     )
     if existing is not None:
@@ -120,16 +118,21 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _check_revertible(pull: PullRequest) -> None:
+def _check_revertible(pull: PullRequest, *, repository: str) -> None:
     if not pull.merged or not pull.merge_commit_sha:
         raise InputError(
             f"#{pull.number} is not merged ({pull.state}); only a merged pull request can be "
             "reverted. To drop an open one, close it"
         )
-    if not pull.head_ref.startswith("rampbot/"):
+    if not pull.head_ref.startswith("rampbot/") or pull.head_repo != repository:
+        where = (
+            pull.head_ref
+            if pull.head_repo == repository
+            else f"{pull.head_repo or 'a deleted fork'}:{pull.head_ref}"
+        )
         raise InputError(
-            f"#{pull.number} came from {pull.head_ref!r}, not a rampbot/ branch; revert a "
-            "person's change with GitHub's Revert button or git revert"
+            f"#{pull.number} came from {where!r}, not a rampbot/ branch of {repository}; revert "
+            "a person's change with GitHub's Revert button or git revert"
         )
 
 

@@ -20,8 +20,14 @@ from bot.commands.options import add_health_options, add_input_options
 from bot.commands.plan import FlagsHistory, make_plan, read_health
 from bot.decide import Plan
 from bot.errors import ConflictError, InputError, ServiceError
-from bot.flags import apply_changes, parse_flags
-from bot.github import GitHubRepository, PullRequestAlreadyExists, PullRequests
+from bot.flags import apply_changes, parse_flags, set_revision
+from bot.github import (
+    MERGED_DIRECTLY,
+    GitHubRepository,
+    PullRequestAlreadyExists,
+    PullRequests,
+    status_description,
+)
 from bot.history import effective_percentages
 from bot.inputs import Inputs, checked_together, load_policy
 from bot.policy import Policy, PullRequestSettings, parse_policy
@@ -44,6 +50,7 @@ from bot.render import (
     summary_line,
 )
 from bot.trailers import commit_message, latest_decisions
+from bot.urls import without_credentials
 
 HELP = "open or update the ramp pull request (and a rollback one) from the latest base branch"
 
@@ -102,15 +109,21 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         except gitrepo.PushRejected as rejected:
             # Someone moved the branch between our fetch and our push: plan again from what
             # they pushed, once; a second rejection means a race we should not fight.
+            why = rejection_note(rejected)
             if attempt == 2:
                 raise ConflictError(
-                    f"{rejected}; stopped after planning again once. Run rampbot again, or "
+                    f"{why}; stopped after planning again once. Run rampbot again, or "
                     "check who else pushes to the rampbot/ branches"
                 ) from None
-            print(f"{rejected}; planning again from the latest base")
+            print(f"{why}; planning again from the latest base")
     assert outcome is not None
     write_action_outputs(environ, outcome)
     return 0
+
+
+def rejection_note(rejected: gitrepo.PushRejected) -> str:
+    """The rejection as rampbot shows it: git's stderr may quote a URL with a token in it."""
+    return without_credentials(str(rejected))
 
 
 def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_run: bool) -> Context:
@@ -165,9 +178,11 @@ class Outcome:
 
 
 def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Context) -> Outcome:
+    """Plan once from the latest base and carry the plan out on both branches."""
     repo = context.repo
     root = Path(repo.working_tree_dir)
-    policy_rel = _relative(root, args.policy)
+    policy_rel = _relative(repo, args.policy)
+    flags_rel_option = _relative(repo, args.flags) if args.flags is not None else None
     # The checkout's policy names the base branch; everything else is read from that branch.
     base = load_policy(root / policy_rel).base_branch
     if context.remote is not None:
@@ -178,7 +193,7 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
     base_sha = gitrepo.resolve(repo, base_ref)
     if base_sha is None:
         raise InputError(f"{root}: no branch {base_ref}; set base_branch in {policy_rel}")
-    inputs = load_inputs_at(repo, base_sha, policy_rel=policy_rel, flags_rel=args.flags)
+    inputs = load_inputs_at(repo, base_sha, policy_rel=policy_rel, flags_rel=flags_rel_option)
     flags_rel = str(inputs.flags_path)
     health = read_health(args, inputs, environ)
     now = args.now or health.evaluated_at or datetime.now(UTC)
@@ -190,14 +205,34 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
     )
 
     github = context.github
-    pulls = github.open_pull_requests(base=base) if github else []
+    # Only pull requests from this repository's own branches: a fork may name a branch
+    # rampbot/ramp too, and rampbot must neither update nor close it.
+    pulls = (
+        [p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository]
+        if github
+        else []
+    )
     parts = split(plan)
+    revisions = branch_revisions(inputs.flags.revision or 0, parts)
     numbers: dict[str, int | None] = {}
     # The rollback branch first: the ramp pull request's comment can then link it.
     for branch in (ROLLBACK_BRANCH, RAMP_BRANCH):
         part = parts[branch]
-        proposal = build_proposal(branch, part, inputs=inputs, base_sha=base_sha) if part else None
-        state = branch_state(context, branch, base_sha, flags_rel, proposal, pulls)
+        proposal = (
+            build_proposal(
+                branch, part, inputs=inputs, base_sha=base_sha, revision=revisions[branch]
+            )
+            if part
+            else None
+        )
+        state = branch_state(
+            context,
+            branch,
+            base_sha=base_sha,
+            flags_rel=flags_rel,
+            proposal=proposal,
+            pulls=pulls,
+        )
         steps = next_steps(
             branch,
             proposal,
@@ -210,37 +245,49 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
             ),
             auto_merge=inputs.policy.pull_request.auto_merge_rollback,
         )
-        steps = _note_superseded(context, steps, state, parts, numbers, flags_rel)
+        steps = _note_superseded(
+            context, steps, state=state, parts=parts, numbers=numbers, flags_rel=flags_rel
+        )
         if context.dry_run:
             show(steps, proposal, inputs, github_contacted=github is not None)
             numbers[branch] = state.pull_request.number if state.pull_request else None
             continue
         assert github is not None
-        numbers[branch] = carry_out(
+        done = carry_out(
             context,
             github,
-            steps,
-            proposal,
-            state,
+            steps=steps,
+            proposal=proposal,
+            state=state,
             base_sha=base_sha,
             flags_rel=flags_rel,
             message=commit_message(part, parents) if part else "",
             base=base,
             settings=inputs.policy.pull_request,
         )
+        numbers[branch] = done.number
+        if done.merged and branch == ROLLBACK_BRANCH and parts[RAMP_BRANCH] is not None:
+            # The ramp branch was planned on the old base, which it would now conflict with.
+            # Planning again at once would judge the same health, read before the rollback
+            # took effect, and roll back again: the next run plans it on the new base instead.
+            print(
+                f"{RAMP_BRANCH}: left for the next run: #{done.number} merged into {base} "
+                "after this plan was made"
+            )
+            break
     if context.dry_run and github is None:
         print(NO_GITHUB)
     number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
     return Outcome(plan=plan, pull_request=number)
 
 
-def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path | None) -> Inputs:
+def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: str | None) -> Inputs:
     """The policy and flags file as the base commit has them, checked together."""
     policy_text = gitrepo.read_file(repo, commit, policy_rel)
     if policy_text is None:
         raise InputError(f"{policy_rel}: not on the base branch ({commit[:12]}); commit it first")
     policy: Policy = parse_policy(policy_text, source=policy_rel)
-    flags_path = str(flags_rel) if flags_rel is not None else policy.flags_file
+    flags_path = flags_rel if flags_rel is not None else policy.flags_file
     flags_text = gitrepo.read_file(repo, commit, flags_path)
     if flags_text is None:
         raise InputError(f"{flags_path}: not on the base branch ({commit[:12]}); commit it first")
@@ -250,9 +297,24 @@ def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: Path |
     )
 
 
-def build_proposal(branch: str, part: Plan, *, inputs: Inputs, base_sha: str) -> Proposal:
+def branch_revisions(base: int, parts: Mapping[str, Plan | None]) -> dict[str, int]:
+    """The flags ``revision`` each branch carries: one above the base's, two for the ramp
+    branch when a rollback is proposed too.
+
+    Two branches at the same revision would both merge cleanly (their revision lines change
+    alike) and leave a revision published twice with different content, which rampbot publish
+    refuses. Distinct revisions make the second merge conflict until a run rebuilds it.
+    """
+    both = parts.get(ROLLBACK_BRANCH) is not None and parts.get(RAMP_BRANCH) is not None
+    return {ROLLBACK_BRANCH: base + 1, RAMP_BRANCH: base + (2 if both else 1)}
+
+
+def build_proposal(
+    branch: str, part: Plan, *, inputs: Inputs, base_sha: str, revision: int
+) -> Proposal:
     """The pull request for one branch: title, body, labels, and the flags file it carries."""
-    new_text = apply_changes(inputs.flags, part.flag_changes()).text  # schema-checked
+    changed = apply_changes(inputs.flags, part.flag_changes()).text  # schema-checked
+    new_text = set_revision(changed, revision)
     body = pull_request_body(part, base_commit=base_sha)
     return Proposal(
         branch=branch,
@@ -268,11 +330,13 @@ def build_proposal(branch: str, part: Plan, *, inputs: Inputs, base_sha: str) ->
 def branch_state(
     context: Context,
     branch: str,
+    *,
     base_sha: str,
     flags_rel: str,
     proposal: Proposal | None,
     pulls: list[PullRequest],
 ) -> BranchState:
+    """What the remote branch and its open pull request (of this repository) look like now."""
     repo = context.repo
     remote_sha = gitrepo.resolve(repo, f"{context.remote}/{branch}") if context.remote else None
     pull = next((p for p in pulls if p.head_ref == branch), None)
@@ -299,19 +363,27 @@ def branch_state(
     )
 
 
+@dataclass(frozen=True)
+class Done:
+    """What carrying out one branch's steps left: its pull request, and whether it merged."""
+
+    number: int | None
+    merged: bool = False
+
+
 def carry_out(
     context: Context,
     github: PullRequests,
+    *,
     steps: Steps,
     proposal: Proposal | None,
     state: BranchState,
-    *,
     base_sha: str,
     flags_rel: str,
     message: str,
     base: str,
     settings: PullRequestSettings,
-) -> int | None:
+) -> Done:
     """Do the steps: push first, so a rejected push leaves GitHub untouched."""
     print(steps.summary)
     head = state.remote_sha
@@ -351,7 +423,11 @@ def carry_out(
         except PullRequestAlreadyExists:
             # Another run opened it between our listing and our request: use theirs.
             existing = next(
-                (p for p in github.open_pull_requests(base=base) if p.head_ref == steps.branch),
+                (
+                    p
+                    for p in github.open_pull_requests(base=base)
+                    if p.from_branch(steps.branch, repository=github.repository)
+                ),
                 None,
             )
             if existing is None:
@@ -377,9 +453,12 @@ def carry_out(
         github.comment(number, comment)
     # Before the status: GitHub refuses auto-merge on a pull request whose checks have all
     # passed ("clean status"), and merges it itself once the required status turns green.
+    merged = False
     if steps.auto_merge and number is not None and not steps.close:
         try:
-            print(f"{steps.branch}: #{number} {github.enable_auto_merge(number)}")
+            result = github.enable_auto_merge(number)
+            print(f"{steps.branch}: #{number} {result}")
+            merged = result == MERGED_DIRECTLY
         except ServiceError as error:  # auto-merge is a convenience, not the job
             print(f"{steps.branch}: auto-merge not enabled on #{number}: {error.message}")
     for status in steps.statuses:
@@ -389,7 +468,7 @@ def carry_out(
             current = github.commit_status(sha)
             if current and (current.state, current.description) == (
                 status.state,
-                _short(status.description),
+                status_description(status.description),
             ):
                 continue
         github.set_commit_status(sha, state=status.state, description=status.description)
@@ -397,8 +476,8 @@ def carry_out(
             github.comment(number, status.comment)
     if steps.close and number is not None:
         github.close_pull_request(number)
-        return None
-    return number
+        return Done(None)
+    return Done(number, merged=merged)
 
 
 def show(
@@ -446,6 +525,7 @@ def write_action_outputs(environ: Mapping[str, str], outcome: Outcome) -> None:
 def _note_superseded(
     context: Context,
     steps: Steps,
+    *,
     state: BranchState,
     parts: Mapping[str, Plan | None],
     numbers: Mapping[str, int | None],
@@ -494,16 +574,7 @@ def _why_nothing(branch: str, plan: Plan) -> str:
     )
 
 
-def _relative(root: Path, path: Path) -> str:
+def _relative(repo: Any, path: Path) -> str:
     # Relative paths are from the repository's root, as in the policy and in workflows.
-    absolute = path if path.is_absolute() else root / path
-    try:
-        return absolute.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise InputError(
-            f"{path}: outside the repository {root}; rampbot reads it from the base branch"
-        ) from None
-
-
-def _short(description: str) -> str:
-    return description if len(description) <= 140 else description[:139] + "…"
+    root = Path(repo.working_tree_dir)
+    return gitrepo.relative_path(repo, path if path.is_absolute() else root / path)

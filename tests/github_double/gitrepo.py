@@ -110,8 +110,10 @@ class BareRepo:
 
         For tests that play a person pushing (a human edit on main, a commit on the bot's
         branch); the new SHA. A branch that exists moves with a compare-and-swap, as a push.
+        `branch` may be a full ref name (refs/...), e.g. a fork's branch.
         """
-        old = self.resolve(f"refs/heads/{branch}")
+        ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
+        old = self.resolve(ref)
         parent = old or self.resolve(f"refs/heads/{start}")
         with tempfile.TemporaryDirectory() as scratch:
             env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
@@ -124,7 +126,7 @@ class BareRepo:
             tree = self.git("write-tree", env=env).strip()
         parents = ["-p", parent] if parent else []
         sha = self.git("commit-tree", tree, *parents, "-m", message).strip()
-        self.update_ref(f"refs/heads/{branch}", sha, old=old or "")
+        self.update_ref(ref, sha, old=old or "")
         return sha
 
     def resolve(self, rev: str) -> str | None:

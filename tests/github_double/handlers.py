@@ -142,7 +142,7 @@ class Api:
         """Bring an open PR up to date with git, as GitHub does after every push."""
         if pull.state != "open":
             return
-        head = self.repo.resolve(f"refs/heads/{pull.head}")
+        head = self.repo.resolve(pull.head_git_ref)
         base = self.repo.resolve(f"refs/heads/{pull.base}")
         if base:
             pull.last_base_sha = base
@@ -300,7 +300,11 @@ class Api:
         # GitHub ignores a head filter without "owner:" and returns every PR: a known trap.
         if head and ":" in head:
             owner, branch = head.split(":", 1)
-            pulls = [p for p in pulls if owner == self.render.owner and p.head == branch]
+            pulls = [
+                p
+                for p in pulls
+                if owner == (p.head_owner or self.render.owner) and p.head == branch
+            ]
         if "base" in call.query:
             pulls = [p for p in pulls if p.base == call.query["base"]]
         sort = call.query.get("sort", "created")
@@ -336,7 +340,11 @@ class Api:
             raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
         for other in self.state.pulls.values():
             self.refresh(other)
-            if other.state == "open" and (other.head, other.base) == (head, base):
+            if other.state == "open" and (other.head_owner, other.head, other.base) == (
+                None,
+                head,
+                base,
+            ):
                 raise validation_failed(
                     {
                         "resource": "PullRequest",
@@ -392,12 +400,16 @@ class Api:
                         "message": "state cannot be changed. The pull request cannot be reopened as it is already merged.",
                     }
                 )
-            if self.repo.resolve(f"refs/heads/{pull.head}") is None:
+            if self.repo.resolve(pull.head_git_ref) is None:
                 raise validation_failed(
                     {"resource": "PullRequest", "field": "state", "code": "invalid"}
                 )
             for other in self.state.pulls.values():
-                if other.state == "open" and (other.head, other.base) == (pull.head, pull.base):
+                if other.state == "open" and (other.head_owner, other.head, other.base) == (
+                    pull.head_owner,
+                    pull.head,
+                    pull.base,
+                ):
                     raise validation_failed(
                         {
                             "resource": "PullRequest",

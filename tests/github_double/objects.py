@@ -54,10 +54,27 @@ class Renderer:
             },
         )
 
-    def repository(self, schema: str = "full-repository") -> dict[str, Any]:
-        """full-repository (GET /repos/o/r) or repository (inside pulls)."""
+    def repository(
+        self, schema: str = "full-repository", *, owner: str | None = None
+    ) -> dict[str, Any]:
+        """full-repository (GET /repos/o/r) or repository (inside pulls); a fork's with `owner`."""
+        if owner is not None and owner != self.owner:
+            fork = f"{owner}/{self.name}"
+            values = {
+                "id": 2 + self.state.user_id(owner),
+                "node_id": f"R_fork_{owner}",
+                "name": self.name,
+                "full_name": fork,
+                "owner": self.user(owner),
+                "private": False,
+                "fork": True,
+                "url": f"{self.api}/repos/{fork}",
+                "html_url": f"{WEB}/{fork}",
+                "default_branch": self.default_branch,
+            }
+            return deep_merge(fill(schema), values)
         url = self.repo_url
-        values: dict[str, Any] = {
+        values = {
             "id": 1,
             "node_id": "R_1",
             "name": self.name,
@@ -318,8 +335,8 @@ class Renderer:
             "merged_at": pull.merged_at,
             "merge_commit_sha": pull.merge_commit_sha,
             "draft": pull.draft,
-            "head": self._part(pull.head, head_sha),
-            "base": self._part(pull.base, pull.last_base_sha),
+            "head": self._part(pull.head, head_sha, owner=pull.head_owner or self.owner),
+            "base": self._part(pull.base, pull.last_base_sha, owner=self.owner),
             "_links": {
                 key: {"href": href}
                 for key, href in {
@@ -353,13 +370,13 @@ class Renderer:
             }
         return deep_merge(fill(schema), values)
 
-    def _part(self, branch: str, sha: str) -> dict[str, Any]:
+    def _part(self, branch: str, sha: str, *, owner: str) -> dict[str, Any]:
         return {
-            "label": f"{self.owner}:{branch}",
+            "label": f"{owner}:{branch}",
             "ref": branch,
             "sha": sha,
-            "user": self.user(self.owner),
-            "repo": self.repository("repository"),
+            "user": self.user(owner),
+            "repo": self.repository("repository", owner=owner),
         }
 
     def issue(self, pull: Pull) -> dict[str, Any]:

@@ -223,6 +223,35 @@ class GitHubDouble:
         with self.lock:
             return {s.context: s.state for s in self.state.statuses.get(sha, [])}
 
+    def open_fork_pull(
+        self,
+        owner: str,
+        branch: str,
+        files: Mapping[str, str],
+        *,
+        title: str = "A change from a fork",
+        base: str = "main",
+    ) -> Pull:
+        """A PR from `owner`'s fork (head.repo `owner/name`): its commit, on `base`, is kept
+        under refs/forks/`owner`/`branch`, apart from the served repository's branches."""
+        with self.lock:
+            head_sha = self.repo.commit_files(
+                f"refs/forks/{owner}/{branch}", files, message=title, start=base
+            )
+            pull = Pull(
+                number=next(self.state.numbers),
+                title=title,
+                body="",
+                head=branch,
+                base=base,
+                user=owner,
+                head_owner=owner,
+                last_head_sha=head_sha,
+                last_base_sha=self.repo.resolve(f"refs/heads/{base}") or "",
+            )
+            self.state.pulls[pull.number] = pull
+            return pull
+
     def merge(self, number: int, *, method: str = "merge", login: str = "octocat") -> str:
         """Merge a PR as a person would in the web UI (ignores required statuses)."""
         with self.lock:

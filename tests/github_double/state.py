@@ -75,6 +75,15 @@ class Pull:
     last_head_sha: str = ""
     last_base_sha: str = ""
     auto_merge: dict[str, Any] | None = None
+    # A fork's login when the head branch lives in a fork (owner/name of the fork: login/name).
+    head_owner: str | None = None
+
+    @property
+    def head_git_ref(self) -> str:
+        """Where the head lives in the bare repository: a fork's branches are kept apart."""
+        if self.head_owner is None:
+            return f"refs/heads/{self.head}"
+        return f"refs/forks/{self.head_owner}/{self.head}"
 
     def touch(self) -> None:
         """Record a change (updated_at)."""
