@@ -277,20 +277,22 @@ class GitHubRepository:
                 return action()
             except GithubException as error:
                 headers = {key.lower(): value for key, value in (error.headers or {}).items()}
-                wait = _rate_limit_wait(error.status, headers, error.data, self._clock())
+                wait = _rate_limit_wait(
+                    error.status, headers=headers, data=error.data, now=self._clock()
+                )
                 if wait is not None:
                     if wait > self._max_wait or last:
-                        raise _rate_limited(what, headers, self._clock()) from None
+                        raise _rate_limited(what, headers=headers, now=self._clock()) from None
                     self._sleep(wait)
                     continue
                 if error.status >= 500 and not retry:
                     raise _not_retried(
-                        _service_error(what, error.status, headers, error.data)
+                        _service_error(what, error.status, headers=headers, data=error.data)
                     ) from None
                 if error.status >= 500 and not last:
                     self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
                     continue
-                raise _service_error(what, error.status, headers, error.data) from None
+                raise _service_error(what, error.status, headers=headers, data=error.data) from None
             except requests.RequestException as error:
                 if not retry:
                     raise _not_retried(
@@ -339,7 +341,7 @@ def _not_retried(error: ServiceError) -> ServiceError:
 
 
 def _rate_limit_wait(
-    status: int, headers: Mapping[str, str], data: Any, now: datetime
+    status: int, *, headers: Mapping[str, str], data: Any, now: datetime
 ) -> float | None:
     """Seconds to wait when the answer is a rate limit, else None.
 
@@ -369,7 +371,7 @@ def _rate_limit_wait(
     return 60.0  # secondary limit without a header: GitHub asks for at least a minute
 
 
-def _rate_limited(what: str, headers: Mapping[str, str], now: datetime) -> ServiceError:
+def _rate_limited(what: str, *, headers: Mapping[str, str], now: datetime) -> ServiceError:
     until = ""
     reset = headers.get("x-ratelimit-reset")
     if reset and reset.isdigit():
@@ -393,7 +395,9 @@ def _github_message(data: Any) -> str:
     return ": ".join(part for part in parts if part)
 
 
-def _service_error(what: str, status: int, headers: Mapping[str, str], data: Any) -> ServiceError:
+def _service_error(
+    what: str, status: int, *, headers: Mapping[str, str], data: Any
+) -> ServiceError:
     message = _github_message(data)
     quoted = f' "{message}"' if message else ""
     if status == 401:

@@ -128,9 +128,9 @@ def labels_for(branch: str, extra: tuple[str, ...]) -> tuple[str, ...]:
 
 def next_steps(
     branch: str,
+    *,
     proposal: Proposal | None,
     state: BranchState,
-    *,
     why_nothing: str,
     status_text: str,
     auto_merge: bool = False,
@@ -138,7 +138,7 @@ def next_steps(
     """What to do on one branch. ``why_nothing`` says why there is nothing to change."""
     pull = state.pull_request
     if state.foreign:
-        return _leave_to_person(branch, proposal, state)
+        return _leave_to_person(branch, proposal=proposal, state=state)
     if proposal is None:
         if pull is None:
             return Steps(branch=branch, summary=f"{branch}: nothing to change")
@@ -192,7 +192,7 @@ def next_steps(
     )
 
 
-def _leave_to_person(branch: str, proposal: Proposal | None, state: BranchState) -> Steps:
+def _leave_to_person(branch: str, *, proposal: Proposal | None, state: BranchState) -> Steps:
     pull = state.pull_request
     who = "; ".join(state.foreign)
     if pull is None:

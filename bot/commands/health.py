@@ -168,7 +168,7 @@ def health_to_json(
                 signal.name: _reading_to_json(health.reading(tenant, signal.name))
                 for signal in policy.signals
             }
-            for tenant in _tenants(policy, health, flags_tenants)
+            for tenant in _tenants(policy, health, flags_tenants=flags_tenants)
         },
         # Readings without a tenant (a global snapshot, a series without the tenant label)
         # count for every tenant without its own.
@@ -194,7 +194,7 @@ def health_to_table(
     ]
     rows = [header]
     breached = False
-    tenants: list[str | None] = list(_tenants(policy, health, flags_tenants))
+    tenants: list[str | None] = list(_tenants(policy, health, flags_tenants=flags_tenants))
     if health.every_tenant:
         tenants.append(None)
     for tenant in tenants:
@@ -234,7 +234,7 @@ def health_to_table(
     return "\n".join(lines) + "\n"
 
 
-def _tenants(policy: Policy, health: Health, flags_tenants: frozenset[str]) -> list[str]:
+def _tenants(policy: Policy, health: Health, *, flags_tenants: frozenset[str]) -> list[str]:
     # As bot/decide.py's _tenants, over every feature: the policy's list, else every tenant a
     # signal reported and every tenant the flags file names.
     if policy.tenants is not None:

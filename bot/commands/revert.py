@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"{original.base_ref}; fetch it (actions/checkout with fetch-depth: 0)"
         )
     flags_path = load_policy(Path(str(repo.working_tree_dir)) / args.policy).flags_file
-    undone = _undone(repo, merge, flags_path)
+    undone = _undone(repo, merge)
     message = (
         "\n".join(
             [
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             number=original.number,
             title=original.title,
             merge=merge,
-            undone=_quote(undone, _percentage_changes(repo, merge, flags_path)),
+            undone=_quote(undone, _percentage_changes(repo, merge, flags_path=flags_path)),
             base=original.base_ref,
         ),
         labels=[LABEL, ROLLBACK_LABEL],
@@ -136,7 +136,7 @@ def _check_revertible(pull: PullRequest, *, repository: str) -> None:
         )
 
 
-def _undone(repo: Any, merge: str, flags_path: str) -> list[DecisionTrailer]:
+def _undone(repo: Any, merge: str) -> list[DecisionTrailer]:
     """The bot decisions the merge brought in, from the trailers of its commits."""
     parents = gitrepo.parents_of(repo, merge)
     base = parents[0] if parents else None
@@ -147,7 +147,7 @@ def _undone(repo: Any, merge: str, flags_path: str) -> list[DecisionTrailer]:
     return undone
 
 
-def _percentage_changes(repo: Any, merge: str, flags_path: str) -> list[str]:
+def _percentage_changes(repo: Any, merge: str, *, flags_path: str) -> list[str]:
     parents = gitrepo.parents_of(repo, merge)
     before = effective_percentages(
         gitrepo.read_file(repo, parents[0], flags_path) if parents else None, ()

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     outcome: Outcome | None = None
     for attempt in (1, 2):
         try:
-            outcome = run_once(args, environ, context)
+            outcome = run_once(args, environ, context=context)
             break
         except gitrepo.PushRejected as rejected:
             # Someone moved the branch between our fetch and our push: plan again from what
@@ -177,7 +177,7 @@ class Outcome:
     pull_request: int | None
 
 
-def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Context) -> Outcome:
+def run_once(args: argparse.Namespace, environ: Mapping[str, str], *, context: Context) -> Outcome:
     """Plan once from the latest base and carry the plan out on both branches."""
     repo = context.repo
     root = Path(repo.working_tree_dir)
@@ -235,8 +235,8 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
         )
         steps = next_steps(
             branch,
-            proposal,
-            state,
+            proposal=proposal,
+            state=state,
             why_nothing=_why_nothing(branch, plan),
             # No time in it: an unchanged plan must leave an unchanged status alone.
             status_text=(
@@ -249,7 +249,7 @@ def run_once(args: argparse.Namespace, environ: Mapping[str, str], context: Cont
             context, steps, state=state, parts=parts, numbers=numbers, flags_rel=flags_rel
         )
         if context.dry_run:
-            show(steps, proposal, inputs, github_contacted=github is not None)
+            show(steps, proposal=proposal, inputs=inputs, github_contacted=github is not None)
             numbers[branch] = state.pull_request.number if state.pull_request else None
             continue
         assert github is not None
@@ -481,7 +481,7 @@ def carry_out(
 
 
 def show(
-    steps: Steps, proposal: Proposal | None, inputs: Inputs, *, github_contacted: bool
+    steps: Steps, *, proposal: Proposal | None, inputs: Inputs, github_contacted: bool
 ) -> None:
     """Print what a real run would do on one branch: title, labels, body and diff."""
     print(f"== {steps.summary}")
