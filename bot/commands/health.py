@@ -109,8 +109,10 @@ def _check_url(url: str, *, where: str) -> None:
             f"{where}: {shown!r} is not a valid URL ({error}); the form is "
             "http[s]://HOST[:PORT][/PATH]"
         ) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{where}: {shown!r} is not an http:// or https:// URL with a host")
+    if parts.scheme not in ("http", "https"):
+        raise InputError(f"{where}: {shown!r} is not an http:// or https:// URL")
+    if not parts.hostname:
+        raise InputError(f"{where}: {shown!r} is not a URL with a host; add the server's name")
 
 
 def connection(
