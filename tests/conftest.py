@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+# No example database: tests must not write .hypothesis/ into the working copy.
+settings.register_profile("rampbot", database=None)
+settings.load_profile("rampbot")
 
 pytest_plugins: list[str] = [
     "tests.fixtures.redis",
