@@ -6,7 +6,7 @@ the network or the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -137,7 +137,7 @@ def decide(
     decisions = []
     for feature_name, ramp in policy.features.items():
         feature = flags.features[feature_name]
-        for tenant in _tenants(policy, feature, health):
+        for tenant in tenants_for(policy, health, named=feature.tenants or ()):
             if not TENANT_NAME.match(tenant):
                 decisions.append(_unusable_name(feature_name, feature, tenant))
                 continue
@@ -180,12 +180,13 @@ def _unusable_name(feature_name: str, feature: FeatureFlag, tenant: str) -> Deci
     )
 
 
-def _tenants(policy: Policy, feature: FeatureFlag, health: Health) -> list[str]:
+def tenants_for(policy: Policy, health: Health, *, named: Iterable[str]) -> list[str]:
+    """The tenants to decide: the policy's list, else discovered from health and ``named``."""
     if policy.tenants is not None:
         return list(policy.tenants)
     # Discovered: every tenant a signal reported, and every tenant the flags file names, so
     # that a tenant missing from Prometheus is held with a reason rather than forgotten.
-    return sorted(set(health.readings) | set(feature.tenants or ()))
+    return sorted(set(health.readings) | set(named))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.commands.options import add_health_options, add_policy_option
+from bot.decide import tenants_for
 from bot.duration import format_duration
 from bot.errors import InputError
 from bot.files import read_text
@@ -170,7 +171,7 @@ def health_to_json(
                 signal.name: _reading_to_json(health.reading(tenant, signal.name))
                 for signal in policy.signals
             }
-            for tenant in _tenants(policy, health, flags_tenants=flags_tenants)
+            for tenant in tenants_for(policy, health, named=flags_tenants)
         },
         # Readings without a tenant (a global snapshot, a series without the tenant label)
         # count for every tenant without its own.
@@ -196,7 +197,7 @@ def health_to_table(
     ]
     rows = [header]
     breached = False
-    tenants: list[str | None] = list(_tenants(policy, health, flags_tenants=flags_tenants))
+    tenants: list[str | None] = list(tenants_for(policy, health, named=flags_tenants))
     if health.every_tenant:
         tenants.append(None)
     for tenant in tenants:
@@ -234,14 +235,6 @@ def health_to_table(
     else:
         lines.append("firing alerts: none")
     return "\n".join(lines) + "\n"
-
-
-def _tenants(policy: Policy, health: Health, *, flags_tenants: frozenset[str]) -> list[str]:
-    # As bot/decide.py's _tenants, over every feature: the policy's list, else every tenant a
-    # signal reported and every tenant the flags file names.
-    if policy.tenants is not None:
-        return list(policy.tenants)
-    return sorted(set(health.readings) | flags_tenants)
 
 
 def _cell(reading: Reading) -> str:
