@@ -64,7 +64,8 @@ def writes(double: GitHubDouble) -> list[str]:
 def flags_on(origin: BareRepo, ref: str, path: str = "flags.json") -> dict[str, Any]:
     text = origin.show_file(ref, path)
     assert text is not None, f"{path} not on {ref}"
-    return json.loads(text)
+    document: dict[str, Any] = json.loads(text)
+    return document
 
 
 def pct(flags: dict[str, Any], tenant: str, feature: str = "receipts") -> int:
