@@ -148,7 +148,8 @@ class JsonEditor:
             )
         else:
             # A sibling written on one line ({"pct": 5}) makes new values one line too.
-            one_line = "\n" not in self.text[anchor.start : anchor.end]
+            sibling = self.text[anchor.start : anchor.end]
+            one_line = sibling[:1] in ("{", "[") and "\n" not in sibling
             text = "".join(
                 f",\n{between}{json.dumps(key)}: "
                 + _dumps(value, indent=between, unit="" if one_line else unit)

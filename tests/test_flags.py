@@ -5,10 +5,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import InputErrors
 from bot.flags import (
     FlagChange,
+    _canonical_layout,
+    _edit_canonical,
+    _edit_in_place,
     apply_changes,
     parse_flags,
     revision_of,
@@ -218,3 +223,66 @@ def test_a_missing_revision_counts_as_0():
     )
     assert problem.line == 1
     assert unpublishable_edit(set_revision(edited, 1), TODAY, source="f", base="b") is None
+
+
+names = st.text(alphabet="abcxyz-_.", min_size=1, max_size=6).map(lambda s: "t" + s)
+tenant_entries = st.fixed_dictionaries(
+    {},
+    optional={
+        "pct": st.integers(0, 100),
+        "paused": st.booleans(),
+        "note": st.text(alphabet='ab é✓"\\{}', max_size=8),
+    },
+).filter(bool)
+
+
+@st.composite
+def canonical_files(draw):
+    features = {
+        feature: {
+            "pct": draw(st.integers(0, 100)),
+            **({"cohorts": ["A", "B"]} if draw(st.booleans()) else {}),
+            **(
+                {"tenants": draw(st.dictionaries(names, tenant_entries, max_size=4))}
+                if draw(st.booleans())
+                else {}
+            ),
+        }
+        for feature in draw(
+            st.lists(st.sampled_from(["receipts", "attest"]), min_size=1, unique=True)
+        )
+    }
+    document = {"version": "flags-v1", **({"revision": 3} if draw(st.booleans()) else {})}
+    document["features"] = features
+    indent = draw(st.sampled_from(["  ", "    ", "\t"]))
+    ensure_ascii = draw(st.booleans())
+    text = json.dumps(document, indent=indent, ensure_ascii=ensure_ascii)
+    text += "\n" if draw(st.booleans()) else ""
+    changes = [
+        FlagChange(
+            feature,
+            draw(
+                st.one_of(
+                    names, st.sampled_from(sorted(features[feature].get("tenants", {})) or ["tnew"])
+                )
+            ),
+            draw(st.integers(0, 100)),
+            draw(st.one_of(st.none(), st.just("rolled back from 5% (divergence > 0)"))),
+        )
+        for feature in features
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    # One change per tenant, as a plan makes.
+    return text, list({(c.feature, c.tenant): c for c in changes}.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(canonical_files())
+def test_a_json_dumps_file_is_edited_the_same_fast_way_and_in_place(case):
+    text, changes = case
+    document = json.loads(text)
+    layout = _canonical_layout(text, document)
+    if layout is None:  # ensure_ascii=False text that happens to hold a \u escape: not canonical
+        return
+    expected = _edit_in_place(text, changes, revision=7)
+    assert _edit_canonical(document, changes, revision=7, layout=layout) == expected
