@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
-# No example database: tests must not write .hypothesis/ into the working copy.
+# Tests must not write .hypothesis/ into the working copy: no example database, and
+# hypothesis' caches (unicode data, constants) go to the temporary directory.
 settings.register_profile("rampbot", database=None)
 settings.load_profile("rampbot")
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "rampbot-hypothesis")
 
 pytest_plugins: list[str] = [
     "tests.fixtures.redis",
