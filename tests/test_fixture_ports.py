@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import tests.fixtures.prometheus as prometheus_fixtures
+import tests.fixtures.pushgateway as pushgateway_fixtures
 import tests.fixtures.redis as redis_fixtures
 
 
@@ -58,3 +59,15 @@ def test_prometheus_starts_on_another_port(
         assert server.process.poll() is None
     finally:
         server.stop()
+
+
+def test_pushgateway_starts_on_another_port(
+    taken_port: int, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    monkeypatch.setattr(
+        pushgateway_fixtures, "free_port", first_taken(taken_port, pushgateway_fixtures.free_port)
+    )
+    gateway = request.getfixturevalue("pushgateway")
+    assert gateway.port != taken_port
+    assert gateway.process.poll() is None
+    assert "# TYPE" in gateway.metrics_text()
