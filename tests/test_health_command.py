@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.fixtures.prometheus import at_history_end
+from tests.fixtures.prometheus import at_history_end, free_port
 from tests.test_prometheus import rampbot, write_repo
 
 
@@ -63,10 +63,11 @@ def test_health_reads_a_snapshot_too_but_not_both(tmp_path, prometheus, capsys):
 
 
 def test_health_fails_with_exit_3_when_prometheus_is_down(tmp_path, capsys):
-    repo = write_repo(tmp_path, "http://127.0.0.1:9")
+    port = free_port()  # nothing listens there
+    repo = write_repo(tmp_path, f"http://127.0.0.1:{port}")
     assert rampbot(repo, "health") == 3
     assert capsys.readouterr().err == (
-        "Prometheus at http://127.0.0.1:9: signal coverage: cannot connect "
+        f"Prometheus at http://127.0.0.1:{port}: signal coverage: cannot connect "
         "([Errno 111] Connection refused) (tried 2 times)\n"
     )
 
