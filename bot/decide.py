@@ -146,11 +146,11 @@ def decide(
             decisions.append(
                 _decide_tenant(
                     policy,
-                    ramp,
-                    feature_name,
-                    feature,
-                    tenant,
-                    judged[tenant],
+                    ramp=ramp,
+                    feature_name=feature_name,
+                    feature=feature,
+                    tenant=tenant,
+                    judged=judged[tenant],
                     now=now,
                     changed_at=last_change.get((feature_name, tenant)),
                 )
@@ -251,12 +251,12 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
 
 def _decide_tenant(
     policy: Policy,
+    *,
     ramp: Ramp,
     feature_name: str,
     feature: FeatureFlag,
     tenant: str,
     judged: _Judged,
-    *,
     now: datetime,
     changed_at: datetime | None,
 ) -> Decision:

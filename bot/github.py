@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import github
-import requests
+import requests  # only to catch what PyGithub's transport raises when a connection drops
 from github import Auth, GithubException
 
 from bot.errors import ServiceError
