@@ -312,12 +312,17 @@ def _decide_tenant(
         )
     # 6. Not baked yet.
     if changed_at is not None and now - changed_at < policy.bake_time:
-        baked = format_duration(timedelta(seconds=int((now - changed_at).total_seconds())))
+        age = int((now - changed_at).total_seconds())
+        waited = (
+            f"for {format_duration(timedelta(seconds=age))}"
+            if age >= 0
+            else f"since {changed_at.isoformat(timespec='seconds')}, after the evaluation time"
+        )
         return decision(
             Action.HOLD,
             current,
             [
-                f"at {current}% for {baked}, less than the bake time of {policy.bake_time_text}",
+                f"at {current}% {waited}, less than the bake time of {policy.bake_time_text}",
                 *judged.healthy,
             ],
         )

@@ -59,6 +59,7 @@ def last_changed(
     recent: Sequence[FlagsVersion],
     *,
     tenants: Iterable[str],
+    until: datetime | None = None,
 ) -> dict[tuple[str, str], datetime]:
     """When each (feature, tenant) last changed percentage among the ``recent`` versions.
 
@@ -66,11 +67,15 @@ def last_changed(
     version just before it, or None when the file was created inside the window (then creation
     counts as a change). A pair absent from the result has not changed inside the window.
     A version that is not valid JSON is skipped: it changed nothing that could be served.
+    Versions committed after ``until`` are left out: replaying a past time (``--now``) must not
+    see changes made later.
     """
     names = set(tenants)
     changed: dict[tuple[str, str], datetime] = {}
     before = effective_percentages(baseline.text if baseline else None, names) or {}
     for version in recent:
+        if until is not None and version.committed_at > until:
+            break
         after = effective_percentages(version.text, names)
         if after is None:
             continue

@@ -312,3 +312,16 @@ def test_a_tenant_name_that_cannot_be_a_flags_key_is_held_not_fatal(repo, capsys
     written = json.loads((repo / "flags.json").read_text())
     assert written["features"]["receipts"]["tenants"]["acme"]["pct"] == 25
     assert "Acme Corp" not in written["features"]["receipts"]["tenants"]
+
+
+def test_replaying_a_past_time_ignores_changes_committed_later(repo, capsys, monkeypatch):
+    # The snapshot says 09:30; a commit at 11:00 did not exist then.
+    subprocess.run(["git", "-C", str(repo), "init", "-q", "-b", "main"], check=True)
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-26T11:00:00Z")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-26T11:00:00Z")
+    subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "flags"], check=True)
+    assert run(repo, "plan", "--health", "health.json", "--format", "json") == 0
+    decisions = json.loads(capsys.readouterr().out)["decisions"]
+    acme = next(d for d in decisions if (d["feature"], d["tenant"]) == ("receipts", "acme"))
+    assert acme["action"] == "up"

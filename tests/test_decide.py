@@ -263,3 +263,13 @@ def test_invariants(scenario):
             assert changed is None or NOW - changed >= chosen.bake_time
         if any(e.verdict is Verdict.BREACHED for e in decision.evidence):
             assert decision.to_pct <= decision.from_pct
+
+
+def test_a_change_dated_after_the_evaluation_time_holds_and_says_so():
+    last = {("receipts", "acme"): NOW + timedelta(hours=2)}
+    decision = one(plan_for({"acme": GREEN}, last_change=last))
+    assert decision.action is Action.HOLD
+    assert decision.reasons[0] == (
+        "at 0% since 2026-11-26T11:30:00+00:00, after the evaluation time, "
+        "less than the bake time of 30m"
+    )

@@ -88,7 +88,7 @@ def make_plan(
         tenants = set(inputs.policy.tenants or ()) | set(health.readings)
         for feature in inputs.flags.features.values():
             tenants |= set(feature.tenants or ())
-        last_change = last_changed(baseline, recent, tenants=tenants)
+        last_change = last_changed(baseline, recent, tenants=tenants, until=moment)
     return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change)
 
 
