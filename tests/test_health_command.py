@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.fixtures.prometheus import at_history_end, free_port
+from tests.fixtures.prometheus import at_history_end
+from tests.fixtures.servers import free_port
 from tests.test_prometheus import rampbot, write_repo
 
 

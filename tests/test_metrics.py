@@ -13,7 +13,8 @@ from bot.errors import EXIT_INVALID_INPUT, EXIT_SERVICE
 from bot.flags import parse_flags
 from bot.metrics import ramp_registry, write_textfile
 from tests.fixtures.pushgateway import Pushgateway
-from tests.fixtures.redis import RedisServer, free_port
+from tests.fixtures.redis import RedisServer
+from tests.fixtures.servers import free_port
 
 
 def flags_text(revision: int, tenants: dict[str, int]) -> str:

@@ -20,7 +20,8 @@ from bot.decide import decide
 from bot.policy import parse_policy
 from bot.prometheus import Connection, PrometheusHealth, window_query
 from tests.builders import flags as make_flags
-from tests.fixtures.prometheus import Recorded, Server, at_history_end, free_port, proxy_to
+from tests.fixtures.prometheus import Recorded, Server, at_history_end, proxy_to
+from tests.fixtures.servers import free_port
 
 POLICY = """\
 flags_file: flags.json

@@ -17,7 +17,8 @@ from bot.errors import EXIT_CONFLICT, EXIT_SERVICE, ServiceError
 from bot.flags import Flags, parse_flags
 from bot.redis_store import Outcome, RedisSpecStore
 from bot.urls import shown_url
-from tests.fixtures.redis import RedisServer, free_port
+from tests.fixtures.redis import RedisServer
+from tests.fixtures.servers import free_port
 
 NAMESPACE = "flags:v1"
 

@@ -22,7 +22,7 @@ import pytest
 from bot.cli import main
 from bot.errors import EXIT_CONFLICT, EXIT_SERVICE
 from tests.fixtures.github import DEMO
-from tests.fixtures.prometheus import free_port
+from tests.fixtures.servers import free_port
 from tests.github_double import BareRepo, GitHubDouble
 
 HEALTHY = {"coverage": 99.0, "anchor_p95_ms": 20, "divergence": 0}
