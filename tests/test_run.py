@@ -6,9 +6,7 @@ import json
 import shutil
 import subprocess
 import threading
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,47 +16,15 @@ from bot.git import PushRejected
 from bot.trailers import parse_trailers
 from tests.github_double import BareRepo, GitHubDouble
 from tests.github_double.handlers import ApiError
-
-HEALTHY = {"coverage": 99.0, "anchor_p95_ms": 20, "divergence": 0}
-TENANTS = ("acme", "globex", "initech", "umbrella")
-PULLS = "/repos/acme/flags/pulls"
-
-
-def write_health(path: Path, **changes: dict[str, Any]) -> Path:
-    """A snapshot with every demo tenant healthy, except the ``changes``."""
-    tenants = {name: {**HEALTHY, **changes.get(name, {})} for name in TENANTS}
-    path.write_text(json.dumps({"tenants": tenants, "alerts": []}), encoding="utf-8")
-    return path
-
-
-def later(**delta: float) -> str:
-    """A time after the origin's first commit (made now): everything has baked by then."""
-    return (datetime.now(UTC) + timedelta(**delta)).isoformat(timespec="seconds")
-
-
-def rampbot(
-    env: dict[str, str], *args: str, capsys: pytest.CaptureFixture[str] | None = None
-) -> tuple[int, str]:
-    code = main(list(args), environ=env)
-    out = ""
-    if capsys is not None:
-        captured = capsys.readouterr()
-        out = captured.out + captured.err
-    return code, out
-
-
-def open_pulls(double: GitHubDouble) -> list[Any]:
-    return double.pulls("open")
-
-
-def flags_on(origin: BareRepo, ref: str) -> dict[str, Any]:
-    text = origin.show_file(ref, "flags.json")
-    assert text is not None
-    return json.loads(text)
-
-
-def writes(double: GitHubDouble) -> list[str]:
-    return [line for line in double.requests() if not line.startswith("GET")]
+from tests.run_helpers import (
+    PULLS,
+    flags_on,
+    later,
+    open_pulls,
+    rampbot,
+    write_health,
+    writes,
+)
 
 
 @pytest.fixture

@@ -24,52 +24,21 @@ from bot.errors import EXIT_CONFLICT, EXIT_SERVICE
 from tests.fixtures.github import DEMO
 from tests.fixtures.servers import free_port
 from tests.github_double import BareRepo, GitHubDouble
+from tests.run_helpers import (
+    BOT_EMAIL,
+    PULLS,
+    flags_on,
+    later,
+    pct,
+    rampbot,
+    write_health,
+    writes,
+)
 
-HEALTHY = {"coverage": 99.0, "anchor_p95_ms": 20, "divergence": 0}
-TENANTS = ("acme", "globex", "initech", "umbrella")
-PULLS = "/repos/acme/flags/pulls"
-BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 DEMO_POLICY = (DEMO / ".github" / "rampbot.yml").read_text(encoding="utf-8")
 DEMO_FLAGS = (DEMO / "flags.json").read_text(encoding="utf-8")
 # A dead or hung Prometheus must fail the run in seconds, not in the default 3 x 10 s.
 FAST_PROMETHEUS = "prometheus:\n  timeout: 1s\n  retries: 1\n"
-
-
-def write_health(path: Path, **changes: dict[str, Any]) -> Path:
-    """A snapshot with every demo tenant healthy, except the ``changes``."""
-    tenants = {name: {**HEALTHY, **changes.get(name, {})} for name in TENANTS}
-    path.write_text(json.dumps({"tenants": tenants, "alerts": []}), encoding="utf-8")
-    return path
-
-
-def at(**delta: float) -> str:
-    return (datetime.now(UTC) + timedelta(**delta)).isoformat(timespec="seconds")
-
-
-def rampbot(
-    env: dict[str, str], *args: str, capsys: pytest.CaptureFixture[str] | None = None
-) -> tuple[int, str]:
-    code = main(list(args), environ=env)
-    out = ""
-    if capsys is not None:
-        captured = capsys.readouterr()
-        out = captured.out + captured.err
-    return code, out
-
-
-def writes(double: GitHubDouble) -> list[str]:
-    return [line for line in double.requests() if not line.startswith("GET")]
-
-
-def flags_on(origin: BareRepo, ref: str, path: str = "flags.json") -> dict[str, Any]:
-    text = origin.show_file(ref, path)
-    assert text is not None, f"{path} not on {ref}"
-    document: dict[str, Any] = json.loads(text)
-    return document
-
-
-def pct(flags: dict[str, Any], tenant: str, feature: str = "receipts") -> int:
-    return int(flags["features"][feature]["tenants"][tenant]["pct"])
 
 
 @pytest.fixture
@@ -100,7 +69,7 @@ def test_an_unreachable_prometheus_changes_nothing(
         else request.getfixturevalue("silent_server")
     )
     code, out = rampbot(
-        github_env, "run", "--prometheus-url", url, "--now", at(hours=1), capsys=capsys
+        github_env, "run", "--prometheus-url", url, "--now", later(hours=1), capsys=capsys
     )
     assert code == EXIT_SERVICE, out
     assert f"Prometheus at {url}" in out
@@ -167,7 +136,7 @@ def test_a_branch_moved_before_the_push_is_planned_again_once(
     )
     queue = move_on_push(github_clone, github_origin, [racer])
     code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", at(hours=1), capsys=capsys
+        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
     )
     assert code == 0, out
     assert queue.read_text() == ""  # the branch did move once
@@ -200,7 +169,7 @@ def test_a_branch_moved_twice_stops_with_a_conflict_and_touches_no_pull_request(
     )
     move_on_push(github_clone, github_origin, [first, second])
     code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", at(hours=1), capsys=capsys
+        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
     )
     assert code == EXIT_CONFLICT, out
     assert "stopped after planning again once" in out
@@ -241,7 +210,7 @@ def test_a_retry_after_is_honoured(
     github_env: dict[str, str], github_double: GitHubDouble, health: Path, timed: list[Timed]
 ) -> None:
     github_double.rate_limit_next("GET", PULLS, kind="secondary", retry_after=1)
-    assert rampbot(github_env, "run", "--health", str(health), "--now", at(hours=1))[0] == 0
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
     listing = [t for t in timed if (t.method, t.path) == ("GET", PULLS)]
     assert [t.status for t in listing[:2]] == [429, 200]
     assert listing[1].started - listing[0].ended >= 0.95
@@ -253,7 +222,7 @@ def test_a_primary_rate_limit_is_waited_out_until_its_reset(
 ) -> None:
     fault = github_double.rate_limit_next("GET", PULLS, kind="primary", reset_in=2)
     reset = int(fault.headers["X-RateLimit-Reset"])
-    assert rampbot(github_env, "run", "--health", str(health), "--now", at(hours=1))[0] == 0
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
     listing = [t for t in timed if (t.method, t.path) == ("GET", PULLS)]
     assert [t.status for t in listing[:2]] == [403, 200]
     assert listing[1].started >= reset
@@ -284,7 +253,7 @@ def test_reviewers_reach_the_pull_request_and_a_new_label_is_written_once(
         "pull_request:\n  labels: [flags]\n  reviewers: [alice, bob]\n  team_reviewers: [core]\n",
         "Ask for reviews",
     )
-    assert rampbot(github_env, "run", "--health", str(health), "--now", at(hours=1))[0] == 0
+    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
     [pull] = github_double.pulls("open")
     assert pull.requested_reviewers == ["alice", "bob"]
     assert pull.requested_teams == ["core"]
@@ -298,7 +267,8 @@ def test_reviewers_reach_the_pull_request_and_a_new_label_is_written_once(
     )
     github_double.reset_log()
     assert (
-        rampbot(github_env, "run", "--health", str(health), "--now", at(hours=1, minutes=1))[0] == 0
+        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=1))[0]
+        == 0
     )
     assert len(label_writes(github_double)) == 1, github_double.requests()
     [pull] = github_double.pulls("open")
@@ -306,7 +276,8 @@ def test_reviewers_reach_the_pull_request_and_a_new_label_is_written_once(
 
     github_double.reset_log()
     assert (
-        rampbot(github_env, "run", "--health", str(health), "--now", at(hours=1, minutes=2))[0] == 0
+        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=2))[0]
+        == 0
     )
     assert writes(github_double) == []
 
@@ -334,7 +305,7 @@ class TestAnotherFlagsPathAndBaseBranch:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         code, out = rampbot(
-            github_env, "run", "--health", str(health), "--now", at(hours=1), capsys=capsys
+            github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
         )
         assert code == 0, out
         [pull] = github_double.pulls("open")
@@ -349,7 +320,9 @@ class TestAnotherFlagsPathAndBaseBranch:
         # And an unchanged re-run finds its own pull request into trunk.
         github_double.reset_log()
         assert (
-            rampbot(github_env, "run", "--health", str(health), "--now", at(hours=1, minutes=1))[0]
+            rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=1))[
+                0
+            ]
             == 0
         )
         assert writes(github_double) == []
@@ -417,14 +390,14 @@ class TestRevertedStep:
     ) -> None:
         assert pct(flags_on(github_origin, "refs/heads/main"), "acme") == 10
         code, out = rampbot(
-            github_env, "run", "--health", str(health), "--now", at(minutes=10), capsys=capsys
+            github_env, "run", "--health", str(health), "--now", later(minutes=10), capsys=capsys
         )
         assert code == 0, out
         assert github_double.pulls("open") == []
         assert "rampbot/ramp: nothing to change" in out
         # Once the bake time after the revert's merge has passed, acme steps up again.
         code, out = rampbot(
-            github_env, "run", "--health", str(health), "--now", at(minutes=40), capsys=capsys
+            github_env, "run", "--health", str(health), "--now", later(minutes=40), capsys=capsys
         )
         assert code == 0, out
         [pull] = github_double.pulls("open")
