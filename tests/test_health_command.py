@@ -8,7 +8,7 @@ import pytest
 
 from tests.fixtures.prometheus import at_history_end
 from tests.fixtures.servers import free_port
-from tests.test_prometheus import rampbot, write_repo
+from tests.prometheus_repo import rampbot, write_repo
 
 
 def test_health_prints_a_table_of_what_was_read(tmp_path, prometheus, capsys):

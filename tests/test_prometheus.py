@@ -15,40 +15,13 @@ from typing import Any
 
 import pytest
 
-from bot.cli import main
 from bot.decide import decide
 from bot.policy import parse_policy
 from bot.prometheus import Connection, PrometheusHealth, window_query
 from tests.builders import flags as make_flags
 from tests.fixtures.prometheus import Recorded, Server, at_history_end, proxy_to
 from tests.fixtures.servers import free_port
-
-POLICY = """\
-flags_file: flags.json
-{tenants}bake_time: {bake_time}
-prometheus:
-  url: {url}
-  timeout: 1s
-  retries: 1
-  step: {step}
-{extra}signals:
-  - name: coverage
-    query: avg by (tenant) (shadow_coverage_pct{{case="{case}"}})
-    healthy: ">= 95"
-    aggregate: min{min_samples}
-  - name: anchor_p95_ms
-    query: max by (tenant) (anchor_latency_ms{{case="{case}"}})
-    healthy: "<= 30"
-    aggregate: max
-  - name: divergence
-    query: sum by (tenant) (shadow_divergence{{case="{case}"}})
-    healthy: "<= 0"
-    aggregate: max
-    critical: true
-features:
-  receipts:
-    steps: [1, 5, 10, 25, 50, 100]
-"""
+from tests.prometheus_repo import policy_text, rampbot, write_repo
 
 GREEN = [
     "coverage min 97 over 30m >= 95",
@@ -79,44 +52,6 @@ AT_HISTORY_END = {
     "nan": ("hold", 10, ["coverage: no data over 30m"]),
     "thin": ("up", 25, GREEN),  # 3 samples, and this policy asks for no minimum
 }
-
-
-def policy_text(
-    url: str,
-    *,
-    case: str = "history",
-    tenants: list[str] | None = None,
-    bake_time: str = "30m",
-    step: str = "1m",
-    min_samples: int | None = None,
-    extra: str = "",
-) -> str:
-    return POLICY.format(
-        url=url,
-        case=case,
-        tenants=f"tenants: [{', '.join(tenants)}]\n" if tenants else "",
-        bake_time=bake_time,
-        step=step,
-        extra=extra,
-        min_samples=f"\n    min_samples: {min_samples}" if min_samples else "",
-    )
-
-
-def write_repo(root: Path, url: str, *, flag_tenants: tuple[str, ...] = (), **options: Any) -> Path:
-    """A repository with a policy reading ``url`` and receipts at 10% for every tenant."""
-    (root / ".github").mkdir(parents=True, exist_ok=True)
-    (root / ".github" / "rampbot.yml").write_text(policy_text(url, **options))
-    receipts: dict[str, Any] = {"pct": 10}
-    if flag_tenants:
-        receipts["tenants"] = {tenant: {"pct": 10} for tenant in flag_tenants}
-    (root / "flags.json").write_text(
-        json.dumps({"version": "flags-v1", "features": {"receipts": receipts}}, indent=2) + "\n"
-    )
-    return root
-
-
-def rampbot(repo: Path, *args: str, environ: dict[str, str] | None = None) -> int:
-    return main(["-C", str(repo), *args], environ=environ or {})
 
 
 def plan_at(

@@ -18,36 +18,14 @@ import pytest
 from bot.cli import main
 from tests.fixtures.prometheus import Server, start_prometheus
 from tests.github_double import BareRepo, GitHubDouble
+from tests.prometheus_repo import policy_text, write_repo
+from tests.run_helpers import flags_on, pct, rampbot, writes
 
-POLICY = """\
-flags_file: flags.json
-tenants: [green, diverge]
-bake_time: 30m
-prometheus:
-  url: {url}
-  timeout: 5s
-  retries: 1
-  step: 1m
-signals:
-  - name: coverage
-    query: avg by (tenant) (shadow_coverage_pct{{case="history"}})
-    healthy: ">= 95"
-    aggregate: min
-  - name: anchor_p95_ms
-    query: max by (tenant) (anchor_latency_ms{{case="history"}})
-    healthy: "<= 30"
-    aggregate: max
-  - name: divergence
-    query: sum by (tenant) (shadow_divergence{{case="history"}})
-    healthy: "<= 0"
-    aggregate: max
-    critical: true
-features:
-  receipts:
-    steps: [1, 5, 10, 25, 50, 100]
-pull_request:
-  labels: [flags]
-"""
+POLICY_OPTIONS: dict[str, Any] = {
+    "tenants": ["green", "diverge"],
+    "timeout": "5s",
+    "extra": "pull_request:\n  labels: [flags]\n",
+}
 
 FLAGS = {
     "version": "flags-v1",
@@ -55,22 +33,12 @@ FLAGS = {
 }
 
 
-def writes(double: GitHubDouble) -> list[str]:
-    return [line for line in double.requests() if not line.startswith("GET")]
-
-
-def pct(origin: BareRepo, ref: str, tenant: str) -> int:
-    text = origin.show_file(ref, "flags.json")
-    assert text is not None
-    return int(json.loads(text)["features"]["receipts"]["tenants"][tenant]["pct"])
-
-
 class TestRunAgainstPrometheus:
     @pytest.fixture
     def github_files(self, prometheus: Server) -> dict[str, str]:
         return {
             "flags.json": json.dumps(FLAGS, indent=2) + "\n",
-            ".github/rampbot.yml": POLICY.format(url=prometheus.url),
+            ".github/rampbot.yml": policy_text(prometheus.url, **POLICY_OPTIONS),
         }
 
     @pytest.fixture
@@ -98,10 +66,9 @@ class TestRunAgainstPrometheus:
         end = datetime.fromtimestamp(prometheus.history_end, UTC)
 
         def run(moment: datetime) -> str:
-            code = main(["run", "--now", moment.isoformat()], environ=github_env)
-            captured = capsys.readouterr()
-            assert code == 0, captured.out + captured.err
-            return captured.out
+            code, out = rampbot(github_env, "run", "--now", moment.isoformat(), capsys=capsys)
+            assert code == 0, out
+            return out
 
         # Ten minutes before the end, diverge's divergence (5 minutes before) is still ahead:
         # both tenants are green and step up.
@@ -110,8 +77,8 @@ class TestRunAgainstPrometheus:
         assert ramp.head == "rampbot/ramp"
         ramp_head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
         assert (
-            pct(github_origin, ramp_head, "green"),
-            pct(github_origin, ramp_head, "diverge"),
+            pct(flags_on(github_origin, ramp_head), "green"),
+            pct(flags_on(github_origin, ramp_head), "diverge"),
         ) == (
             25,
             25,
@@ -130,10 +97,10 @@ class TestRunAgainstPrometheus:
         assert set(pulls) == {"rampbot/ramp", "rampbot/rollback"}
         assert "rollback" in pulls["rampbot/rollback"].labels
         rollback_head = github_origin.resolve("refs/heads/rampbot/rollback") or ""
-        assert pct(github_origin, rollback_head, "diverge") == 5
+        assert pct(flags_on(github_origin, rollback_head), "diverge") == 5
         ramp_head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
-        assert pct(github_origin, ramp_head, "diverge") == 10  # no longer stepped up
-        assert pct(github_origin, ramp_head, "green") == 25
+        assert pct(flags_on(github_origin, ramp_head), "diverge") == 10  # no longer stepped up
+        assert pct(flags_on(github_origin, ramp_head), "green") == 25
         assert "divergence" in (pulls["rampbot/rollback"].body or ""), out
 
         # A minute after the end, with the same red data: nothing to write, nothing moves.
@@ -182,34 +149,6 @@ CUSTOMER_RULES: dict[str, Any] = {
     ]
 }
 
-CUSTOMER_POLICY = """\
-flags_file: flags.json
-tenant_label: customer
-bake_time: 10s
-prometheus:
-  url: {url}
-  timeout: 5s
-  retries: 1
-  step: 1s
-signals:
-  - name: coverage
-    query: avg by (customer) (shadow_coverage_pct{{case="customers"}})
-    healthy: ">= 95"
-    aggregate: min
-  - name: anchor_p95_ms
-    query: max by (customer) (anchor_latency_ms{{case="customers"}})
-    healthy: "<= 30"
-    aggregate: max
-  - name: divergence
-    query: sum by (customer) (shadow_divergence{{case="customers"}})
-    healthy: "<= 0"
-    aggregate: max
-    critical: true
-features:
-  receipts:
-    steps: [1, 5, 10, 25, 50, 100]
-"""
-
 
 @pytest.fixture(scope="module")
 def customer_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -221,12 +160,16 @@ def customer_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 def test_tenant_label_customer_decides_per_customer(
     tmp_path: Path, customer_prometheus: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / ".github").mkdir()
-    (tmp_path / ".github" / "rampbot.yml").write_text(
-        CUSTOMER_POLICY.format(url=customer_prometheus.url)
+    write_repo(
+        tmp_path,
+        customer_prometheus.url,
+        case="customers",
+        label="customer",
+        bake_time="10s",
+        step="1s",
+        timeout="5s",
+        extra="tenant_label: customer\n",
     )
-    flags = {"version": "flags-v1", "features": {"receipts": {"pct": 10}}}
-    (tmp_path / "flags.json").write_text(json.dumps(flags, indent=2) + "\n")
     code = main(["-C", str(tmp_path), "plan", "--format", "json"], environ={})
     captured = capsys.readouterr()
     assert code == 0, captured.err
