@@ -96,14 +96,23 @@ def test_foreign_commits_are_those_not_by_the_bot(clone: Path) -> None:
     assert foreign.author == "Pat <pat@example.com>"
 
 
-def test_revert_merge_is_the_exact_inverse(clone: Path) -> None:
+def merge_step(clone: Path, text: str, *, message: str = "step\n") -> tuple[git.Repo, str]:
+    """A bot commit setting flags.json to ``text`` on the clone's HEAD, merged into it (--no-ff)."""
     repo = gitrepo.open_repository(clone)
-    base = gitrepo.resolve(repo, "origin/main") or ""
     step = gitrepo.commit_file(
-        repo, parent=base, path="flags.json", text='{"pct": 5}\n', message="a\n", identity=BOT
+        repo,
+        parent=sh(clone, "rev-parse", "HEAD"),
+        path="flags.json",
+        text=text,
+        message=message,
+        identity=BOT,
     )
     sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
-    merge = sh(clone, "rev-parse", "HEAD")
+    return repo, sh(clone, "rev-parse", "HEAD")
+
+
+def test_revert_merge_is_the_exact_inverse(clone: Path) -> None:
+    repo, merge = merge_step(clone, '{"pct": 5}\n')
     revert = gitrepo.revert_merge(repo, onto=merge, merge=merge, message="Revert\n", identity=BOT)
     assert sh(clone, "diff", merge, revert) == sh(clone, "diff", merge, f"{merge}^1")
     assert gitrepo.read_file(repo, revert, "flags.json") == '{"pct": 1}\n'
@@ -111,13 +120,7 @@ def test_revert_merge_is_the_exact_inverse(clone: Path) -> None:
 
 
 def test_revert_conflict_is_a_conflict_error(clone: Path) -> None:
-    repo = gitrepo.open_repository(clone)
-    base = gitrepo.resolve(repo, "origin/main") or ""
-    step = gitrepo.commit_file(
-        repo, parent=base, path="flags.json", text='{"pct": 5}\n', message="a\n", identity=BOT
-    )
-    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
-    merge = sh(clone, "rev-parse", "HEAD")
+    repo, merge = merge_step(clone, '{"pct": 5}\n')
     later = gitrepo.commit_file(
         repo, parent=merge, path="flags.json", text='{"pct": 9}\n', message="b\n", identity=BOT
     )
@@ -159,11 +162,7 @@ def merged_step(clone: Path, text: str) -> tuple[git.Repo, str]:
         repo, parent=base, path="flags.json", text=FLAGS, message="flags\n", identity=BOT
     )
     sh(clone, "merge", "-q", "--ff-only", start)
-    step = gitrepo.commit_file(
-        repo, parent=start, path="flags.json", text=text, message="step\n", identity=BOT
-    )
-    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
-    return repo, sh(clone, "rev-parse", "HEAD")
+    return merge_step(clone, text)
 
 
 def test_revert_raises_the_revision_instead_of_lowering_it(clone: Path) -> None:
@@ -239,16 +238,8 @@ def test_revert_conflicting_in_another_file_too_is_not_merged_again(clone: Path)
 
 
 def test_messages_follow_every_parent(clone: Path) -> None:
-    repo = gitrepo.open_repository(clone)
-    base = gitrepo.resolve(repo, "origin/main") or ""
-    step = gitrepo.commit_file(
-        repo,
-        parent=base,
-        path="flags.json",
-        text="5\n",
-        message="step\n\nRampbot-Decision: 0123456789ab f/t 1->5 up\n",
-        identity=BOT,
+    repo, _ = merge_step(
+        clone, "5\n", message="step\n\nRampbot-Decision: 0123456789ab f/t 1->5 up\n"
     )
-    sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
     found = gitrepo.messages(repo, ref="HEAD", path="flags.json")
     assert any("Rampbot-Decision" in message for message in found)

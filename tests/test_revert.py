@@ -10,7 +10,8 @@ import pytest
 from bot.flags import FlagChange, apply_changes, parse_flags, revision_of, set_revision
 from bot.trailers import parse_trailers
 from tests.github_double import BareRepo, GitHubDouble
-from tests.test_run import health, later, open_pulls, rampbot  # noqa: F401 (health is a fixture)
+from tests.run_helpers import HEALTHY, later, open_pulls, rampbot
+from tests.test_run import health  # noqa: F401 (a fixture)
 
 
 def flags_text(origin: BareRepo, ref: str) -> str:
@@ -22,8 +23,7 @@ def flags_text(origin: BareRepo, ref: str) -> str:
 def merge_acme_step(env: dict[str, str], double: GitHubDouble, tmp_path: Path) -> tuple[int, str]:
     """Run with health for acme alone (the others hold: no data) and merge the ramp PR."""
     snapshot = tmp_path / "acme.json"
-    acme = {"coverage": 99.0, "anchor_p95_ms": 20, "divergence": 0}
-    snapshot.write_text(json.dumps({"tenants": {"acme": acme}, "alerts": []}), encoding="utf-8")
+    snapshot.write_text(json.dumps({"tenants": {"acme": HEALTHY}, "alerts": []}), encoding="utf-8")
     assert rampbot(env, "run", "--health", str(snapshot), "--now", later(hours=1))[0] == 0
     [pull] = open_pulls(double)
     return pull.number, double.merge(pull.number)

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -243,49 +244,55 @@ def test_a_person_s_edit_on_main_is_kept(
     assert len(open_pulls(github_double)) == 1
 
 
-def test_github_500_then_success(
-    github_env: dict[str, str], github_double: GitHubDouble, health: Path
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda double: double.fail_next("POST", PULLS, 500),
+        lambda double: double.rate_limit_next("GET", PULLS, kind="secondary", retry_after=1),
+    ],
+    ids=["github-500-then-success", "short-rate-limit-waited-out"],
+)
+def test_a_passing_github_fault_is_retried(
+    fault: Callable[[GitHubDouble], object],
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    health: Path,
 ) -> None:
-    github_double.fail_next("POST", PULLS, 500)
+    fault(github_double)
     assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
     assert len(open_pulls(github_double)) == 1
 
 
-def test_a_short_rate_limit_is_waited_out(
-    github_env: dict[str, str], github_double: GitHubDouble, health: Path
-) -> None:
-    github_double.rate_limit_next("GET", PULLS, kind="secondary", retry_after=1)
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
-    assert len(open_pulls(github_double)) == 1
-
-
-def test_a_long_rate_limit_exits_3(
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (
+            lambda double: double.rate_limit_next(
+                "GET", PULLS, kind="primary", reset_in=3600, times=None
+            ),
+            "rate limited until",
+        ),
+        (
+            lambda double: double.deny("POST", PULLS, permission="pull_requests=write"),
+            "the token needs pull_requests=write",
+        ),
+    ],
+    ids=["long-rate-limit-exits-3", "missing-permission-is-named"],
+)
+def test_a_lasting_github_refusal_exits_3_and_says_why(
+    fault: Callable[[GitHubDouble], object],
+    message: str,
     github_env: dict[str, str],
     github_double: GitHubDouble,
     health: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    github_double.rate_limit_next("GET", PULLS, kind="primary", reset_in=3600, times=None)
+    fault(github_double)
     code, out = rampbot(
         github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
     )
     assert code == 3
-    assert "rate limited until" in out
-    assert github_double.token not in out
-
-
-def test_a_missing_permission_is_named(
-    github_env: dict[str, str],
-    github_double: GitHubDouble,
-    health: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    github_double.deny("POST", PULLS, permission="pull_requests=write")
-    code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
-    )
-    assert code == 3
-    assert "the token needs pull_requests=write" in out
+    assert message in out
     assert github_double.token not in out
 
 
