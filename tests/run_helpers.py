@@ -43,6 +43,19 @@ def rampbot(
     return code, out
 
 
+def run_with(
+    env: dict[str, str],
+    health: Path,
+    *,
+    now: str | None = None,
+    capsys: pytest.CaptureFixture[str] | None = None,
+) -> tuple[int, str]:
+    """`rampbot run --health HEALTH --now NOW`, an hour from now unless ``now`` is given."""
+    return rampbot(
+        env, "run", "--health", str(health), "--now", now or later(hours=1), capsys=capsys
+    )
+
+
 def open_pulls(double: GitHubDouble) -> list[Any]:
     return double.pulls("open")
 

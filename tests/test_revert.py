@@ -10,7 +10,7 @@ import pytest
 from bot.flags import FlagChange, apply_changes, parse_flags, revision_of, set_revision
 from bot.trailers import parse_trailers
 from tests.github_double import BareRepo, GitHubDouble
-from tests.run_helpers import HEALTHY, later, open_pulls, rampbot
+from tests.run_helpers import HEALTHY, open_pulls, rampbot, run_with
 from tests.test_run import health  # noqa: F401 (a fixture)
 
 
@@ -24,7 +24,7 @@ def merge_acme_step(env: dict[str, str], double: GitHubDouble, tmp_path: Path) -
     """Run with health for acme alone (the others hold: no data) and merge the ramp PR."""
     snapshot = tmp_path / "acme.json"
     snapshot.write_text(json.dumps({"tenants": {"acme": HEALTHY}, "alerts": []}), encoding="utf-8")
-    assert rampbot(env, "run", "--health", str(snapshot), "--now", later(hours=1))[0] == 0
+    assert run_with(env, snapshot)[0] == 0
     [pull] = open_pulls(double)
     return pull.number, double.merge(pull.number)
 
@@ -44,7 +44,7 @@ def test_revert_opens_a_pull_request_with_the_exact_inverse(
     health: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = open_pulls(github_double)
     merge = github_double.merge(pull.number)
     code, out = rampbot(github_env, "revert", str(pull.number), capsys=capsys)
@@ -76,7 +76,7 @@ def test_an_open_pull_request_cannot_be_reverted(
     health: Path,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = open_pulls(github_double)
     code, out = rampbot(github_env, "revert", str(pull.number), capsys=capsys)
     assert code == 1

@@ -23,6 +23,7 @@ from tests.run_helpers import (
     later,
     open_pulls,
     rampbot,
+    run_with,
     write_health,
     writes,
 )
@@ -40,9 +41,7 @@ def test_first_run_opens_one_pull_request(
     health: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
-    )
+    code, out = run_with(github_env, health, capsys=capsys)
     assert code == 0, out
     [pull] = open_pulls(github_double)
     assert pull.head == "rampbot/ramp"
@@ -68,14 +67,11 @@ def test_unchanged_rerun_changes_nothing_on_github(
     github_origin: BareRepo,
     health: Path,
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     head = github_origin.resolve("refs/heads/rampbot/ramp")
     github_double.reset_log()
     # Evaluated a minute later: only the evaluation time differs.
-    assert (
-        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=1))[0]
-        == 0
-    )
+    assert run_with(github_env, health, now=later(hours=1, minutes=1))[0] == 0
     assert writes(github_double) == []
     assert github_double.count() <= 4, github_double.requests()
     assert github_origin.resolve("refs/heads/rampbot/ramp") == head
@@ -89,16 +85,13 @@ def test_changed_health_updates_the_same_pull_request(
     tmp_path: Path,
     health: Path,
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [before] = open_pulls(github_double)
     old_title = before.title
     old_head = github_origin.resolve("refs/heads/rampbot/ramp")
     assert old_head is not None
     worse = write_health(tmp_path / "worse.json", globex={"coverage": 90.0})
-    assert (
-        rampbot(github_env, "run", "--health", str(worse), "--now", later(hours=1, minutes=5))[0]
-        == 0
-    )
+    assert run_with(github_env, worse, now=later(hours=1, minutes=5))[0] == 0
     [after] = open_pulls(github_double)
     assert after.number == before.number
     assert after.title != old_title
@@ -119,13 +112,11 @@ def test_red_health_opens_a_rollback_that_supersedes_the_step_up(
     tmp_path: Path,
     health: Path,
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [ramp] = open_pulls(github_double)
     old_head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
     red = write_health(tmp_path / "red.json", acme={"divergence": 3})
-    assert (
-        rampbot(github_env, "run", "--health", str(red), "--now", later(hours=1, minutes=5))[0] == 0
-    )
+    assert run_with(github_env, red, now=later(hours=1, minutes=5))[0] == 0
     pulls = {pull.head: pull for pull in open_pulls(github_double)}
     assert set(pulls) == {"rampbot/ramp", "rampbot/rollback"}
     rollback = pulls["rampbot/rollback"]
@@ -149,15 +140,12 @@ def test_nothing_to_change_closes_the_pull_request_with_a_reason(
     tmp_path: Path,
     health: Path,
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = open_pulls(github_double)
     # No data for anyone: a Prometheus outage holds everything.
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"tenants": {}, "alerts": []}), encoding="utf-8")
-    assert (
-        rampbot(github_env, "run", "--health", str(empty), "--now", later(hours=1, minutes=5))[0]
-        == 0
-    )
+    assert run_with(github_env, empty, now=later(hours=1, minutes=5))[0] == 0
     assert open_pulls(github_double) == []
     assert github_double.comments(pull.number)[-1].startswith("Closing: the plan at")
 
@@ -169,7 +157,7 @@ def test_merge_then_run_before_the_bake_time_holds(
     health: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = open_pulls(github_double)
     first_ids = parse_trailers(
         github_origin.git("log", "-1", "--format=%B", "refs/heads/rampbot/ramp")
@@ -177,14 +165,12 @@ def test_merge_then_run_before_the_bake_time_holds(
     github_double.merge(pull.number)
     capsys.readouterr()
     # Ten minutes after the merge: every tenant just changed, so all hold.
-    code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", later(minutes=10), capsys=capsys
-    )
+    code, out = run_with(github_env, health, now=later(minutes=10), capsys=capsys)
     assert code == 0, out
     assert open_pulls(github_double) == []
     assert "8 hold" in out
     # After the bake time they step again, and the commit names its parent decisions.
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     message = github_origin.git("log", "-1", "--format=%B", "refs/heads/rampbot/ramp")
     parents = parse_trailers(message).parents
     acme = next(d for d in first_ids if (d.feature, d.tenant) == ("receipts", "acme"))
@@ -198,7 +184,7 @@ def test_a_person_s_commit_on_the_bot_branch_is_left_alone(
     tmp_path: Path,
     health: Path,
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = open_pulls(github_double)
     flags = github_origin.show_file("refs/heads/rampbot/ramp", "flags.json") or ""
     human = github_origin.commit_files(
@@ -208,12 +194,7 @@ def test_a_person_s_commit_on_the_bot_branch_is_left_alone(
     )
     worse = write_health(tmp_path / "worse.json", globex={"coverage": 90.0})
     for minutes in (5, 10):
-        assert (
-            rampbot(
-                github_env, "run", "--health", str(worse), "--now", later(hours=1, minutes=minutes)
-            )[0]
-            == 0
-        )
+        assert run_with(github_env, worse, now=later(hours=1, minutes=minutes))[0] == 0
     assert github_origin.resolve("refs/heads/rampbot/ramp") == human
     comments = github_double.comments(pull.number)
     assert len(comments) == 1, comments
@@ -227,15 +208,12 @@ def test_a_person_s_edit_on_main_is_kept(
     github_origin: BareRepo,
     health: Path,
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     main_flags = github_origin.show_file("refs/heads/main", "flags.json") or ""
     edited = main_flags.replace('"cohorts": ["A", "B", "C"]', '"cohorts": ["A", "B"]')
     assert edited != main_flags
     new_main = github_origin.commit_files("main", {"flags.json": edited}, message="drop cohort C")
-    assert (
-        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=5))[0]
-        == 0
-    )
+    assert run_with(github_env, health, now=later(hours=1, minutes=5))[0] == 0
     head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
     assert github_origin.git("rev-parse", f"{head}^").strip() == new_main
     receipts = flags_on(github_origin, head)["features"]["receipts"]
@@ -259,7 +237,7 @@ def test_a_passing_github_fault_is_retried(
     health: Path,
 ) -> None:
     fault(github_double)
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     assert len(open_pulls(github_double)) == 1
 
 
@@ -288,9 +266,7 @@ def test_a_lasting_github_refusal_exits_3_and_says_why(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fault(github_double)
-    code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
-    )
+    code, out = run_with(github_env, health, capsys=capsys)
     assert code == 3
     assert message in out
     assert github_double.token not in out
@@ -374,7 +350,7 @@ def test_outputs_and_job_summary(
 ) -> None:
     output, summary = tmp_path / "output", tmp_path / "summary.md"
     env = {**github_env, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
-    assert rampbot(env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(env, health)[0] == 0
     [pull] = open_pulls(github_double)
     assert output.read_text() == f"pr-number={pull.number}\nchanged=true\n"
     assert "acme" in summary.read_text()
@@ -416,9 +392,7 @@ def test_a_rollback_merges_itself_when_the_policy_says_so(
         message="Let rollbacks merge themselves",
     )
     red = write_health(tmp_path / "red.json", acme={"divergence": 3})
-    code, out = rampbot(
-        github_env, "run", "--health", str(red), "--now", later(hours=1), capsys=capsys
-    )
+    code, out = run_with(github_env, red, capsys=capsys)
     assert code == 0, out
     rollback = next(p for p in github_double.pulls("all") if p.head == "rampbot/rollback")
     assert rollback.state == "closed"
@@ -439,10 +413,7 @@ def test_a_rollback_merges_itself_when_the_policy_says_so(
     assert "rampbot/ramp: left for the next run" in out
     assert github_origin.resolve("refs/heads/rampbot/ramp") is None
     healthy = write_health(tmp_path / "healthy.json")
-    assert (
-        rampbot(github_env, "run", "--health", str(healthy), "--now", later(hours=1, minutes=5))[0]
-        == 0
-    )
+    assert run_with(github_env, healthy, now=later(hours=1, minutes=5))[0] == 0
     ramp_head = github_origin.resolve("refs/heads/rampbot/ramp") or ""
     main_head = github_origin.resolve("refs/heads/main")
     assert github_origin.git("rev-parse", f"{ramp_head}^").strip() == main_head
@@ -477,7 +448,7 @@ def test_rollback_and_ramp_of_one_run_carry_distinct_revisions(
     # Both at base + 1 would both merge cleanly (the revision line changes alike on each) and
     # leave main at a revision already published with other content.
     red = write_health(tmp_path / "red.json", acme={"divergence": 3})
-    assert rampbot(github_env, "run", "--health", str(red), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, red)[0] == 0
     pulls = {pull.head: pull for pull in open_pulls(github_double)}
     assert set(pulls) == {"rampbot/ramp", "rampbot/rollback"}
     assert flags_on(github_origin, "refs/heads/rampbot/rollback")["revision"] == 1
@@ -490,9 +461,7 @@ def test_rollback_and_ramp_of_one_run_carry_distinct_revisions(
     assert flags_on(github_origin, "refs/heads/main")["revision"] == 1
     # ...until the next run rebuilds it on the new base.
     healthy = write_health(tmp_path / "healthy.json")
-    code, out = rampbot(
-        github_env, "run", "--health", str(healthy), "--now", later(hours=1, minutes=5)
-    )
+    code, out = run_with(github_env, healthy, now=later(hours=1, minutes=5))
     assert code == 0, out
     ramp = github_origin.resolve("refs/heads/rampbot/ramp") or ""
     assert github_origin.git("rev-parse", f"{ramp}^").strip() == github_origin.resolve(
@@ -514,16 +483,13 @@ def test_a_fork_s_rampbot_branch_is_not_the_bot_s(
     fork = github_double.open_fork_pull(
         "mallory", "rampbot/ramp", {"flags.json": flags.replace('"pct": 10', '"pct": 100', 1)}
     )
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     ours = [p for p in open_pulls(github_double) if p.number != fork.number]
     assert [(p.head, p.head_owner) for p in ours] == [("rampbot/ramp", None)]
     # Nothing to change: rampbot closes its own pull request, and leaves the fork's alone.
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"tenants": {}, "alerts": []}), encoding="utf-8")
-    assert (
-        rampbot(github_env, "run", "--health", str(empty), "--now", later(hours=1, minutes=5))[0]
-        == 0
-    )
+    assert run_with(github_env, empty, now=later(hours=1, minutes=5))[0] == 0
     assert [p.number for p in open_pulls(github_double)] == [fork.number]
     assert github_double.pull(fork.number).title == "A change from a fork"
     assert github_double.comments(fork.number) == []
@@ -553,7 +519,7 @@ def test_a_failed_comment_is_not_posted_twice(
     health: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = open_pulls(github_double)
     comments = f"/repos/acme/flags/issues/{pull.number}/comments"
     github_double.fail_next("POST", comments, 500)
@@ -561,9 +527,7 @@ def test_a_failed_comment_is_not_posted_twice(
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"tenants": {}, "alerts": []}), encoding="utf-8")
     capsys.readouterr()
-    code, out = rampbot(
-        github_env, "run", "--health", str(empty), "--now", later(hours=1, minutes=5), capsys=capsys
-    )
+    code, out = run_with(github_env, empty, now=later(hours=1, minutes=5), capsys=capsys)
     assert code == 3, out
     assert github_double.count("POST", comments) == 1
     assert f'GitHub: could not comment on #{pull.number}: 500 "Server Error"; not retried' in out
@@ -573,7 +537,7 @@ def test_a_failed_read_is_retried(
     github_env: dict[str, str], github_double: GitHubDouble, health: Path
 ) -> None:
     github_double.fail_next("GET", PULLS, 500)
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     assert github_double.count("GET", PULLS) == 2
     assert len(open_pulls(github_double)) == 1
 

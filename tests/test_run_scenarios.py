@@ -31,6 +31,7 @@ from tests.run_helpers import (
     later,
     pct,
     rampbot,
+    run_with,
     write_health,
     writes,
 )
@@ -135,9 +136,7 @@ def test_a_branch_moved_before_the_push_is_planned_again_once(
         github_origin, "racer", DEMO_FLAGS.replace('"pct": 5,', '"pct": 1,', 1), monkeypatch
     )
     queue = move_on_push(github_clone, github_origin, [racer])
-    code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
-    )
+    code, out = run_with(github_env, health, capsys=capsys)
     assert code == 0, out
     assert queue.read_text() == ""  # the branch did move once
     assert "rampbot/ramp moved on origin" in out
@@ -168,9 +167,7 @@ def test_a_branch_moved_twice_stops_with_a_conflict_and_touches_no_pull_request(
         github_origin, "racer-2", DEMO_FLAGS.replace('"pct": 5,', '"pct": 10,', 1), monkeypatch
     )
     move_on_push(github_clone, github_origin, [first, second])
-    code, out = rampbot(
-        github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
-    )
+    code, out = run_with(github_env, health, capsys=capsys)
     assert code == EXIT_CONFLICT, out
     assert "stopped after planning again once" in out
     assert github_origin.resolve("refs/heads/rampbot/ramp") == second
@@ -210,7 +207,7 @@ def test_a_retry_after_is_honoured(
     github_env: dict[str, str], github_double: GitHubDouble, health: Path, timed: list[Timed]
 ) -> None:
     github_double.rate_limit_next("GET", PULLS, kind="secondary", retry_after=1)
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     listing = [t for t in timed if (t.method, t.path) == ("GET", PULLS)]
     assert [t.status for t in listing[:2]] == [429, 200]
     assert listing[1].started - listing[0].ended >= 0.95
@@ -222,7 +219,7 @@ def test_a_primary_rate_limit_is_waited_out_until_its_reset(
 ) -> None:
     fault = github_double.rate_limit_next("GET", PULLS, kind="primary", reset_in=2)
     reset = int(fault.headers["X-RateLimit-Reset"])
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     listing = [t for t in timed if (t.method, t.path) == ("GET", PULLS)]
     assert [t.status for t in listing[:2]] == [403, 200]
     assert listing[1].started >= reset
@@ -253,7 +250,7 @@ def test_reviewers_reach_the_pull_request_and_a_new_label_is_written_once(
         "pull_request:\n  labels: [flags]\n  reviewers: [alice, bob]\n  team_reviewers: [core]\n",
         "Ask for reviews",
     )
-    assert rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1))[0] == 0
+    assert run_with(github_env, health)[0] == 0
     [pull] = github_double.pulls("open")
     assert pull.requested_reviewers == ["alice", "bob"]
     assert pull.requested_teams == ["core"]
@@ -266,19 +263,13 @@ def test_reviewers_reach_the_pull_request_and_a_new_label_is_written_once(
         "One more label",
     )
     github_double.reset_log()
-    assert (
-        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=1))[0]
-        == 0
-    )
+    assert run_with(github_env, health, now=later(hours=1, minutes=1))[0] == 0
     assert len(label_writes(github_double)) == 1, github_double.requests()
     [pull] = github_double.pulls("open")
     assert set(pull.labels) == {"rampbot", "flags", "ramp"}
 
     github_double.reset_log()
-    assert (
-        rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=2))[0]
-        == 0
-    )
+    assert run_with(github_env, health, now=later(hours=1, minutes=2))[0] == 0
     assert writes(github_double) == []
 
 
@@ -304,9 +295,7 @@ class TestAnotherFlagsPathAndBaseBranch:
         health: Path,
         capsys: pytest.CaptureFixture[str],
     ) -> None:
-        code, out = rampbot(
-            github_env, "run", "--health", str(health), "--now", later(hours=1), capsys=capsys
-        )
+        code, out = run_with(github_env, health, capsys=capsys)
         assert code == 0, out
         [pull] = github_double.pulls("open")
         assert (pull.head, pull.base) == ("rampbot/ramp", "trunk")
@@ -319,12 +308,7 @@ class TestAnotherFlagsPathAndBaseBranch:
         assert changed == ["config/flags.json"]
         # And an unchanged re-run finds its own pull request into trunk.
         github_double.reset_log()
-        assert (
-            rampbot(github_env, "run", "--health", str(health), "--now", later(hours=1, minutes=1))[
-                0
-            ]
-            == 0
-        )
+        assert run_with(github_env, health, now=later(hours=1, minutes=1))[0] == 0
         assert writes(github_double) == []
 
 
@@ -389,16 +373,12 @@ class TestRevertedStep:
         capsys: pytest.CaptureFixture[str],
     ) -> None:
         assert pct(flags_on(github_origin, "refs/heads/main"), "acme") == 10
-        code, out = rampbot(
-            github_env, "run", "--health", str(health), "--now", later(minutes=10), capsys=capsys
-        )
+        code, out = run_with(github_env, health, now=later(minutes=10), capsys=capsys)
         assert code == 0, out
         assert github_double.pulls("open") == []
         assert "rampbot/ramp: nothing to change" in out
         # Once the bake time after the revert's merge has passed, acme steps up again.
-        code, out = rampbot(
-            github_env, "run", "--health", str(health), "--now", later(minutes=40), capsys=capsys
-        )
+        code, out = run_with(github_env, health, now=later(minutes=40), capsys=capsys)
         assert code == 0, out
         [pull] = github_double.pulls("open")
         assert pull.head == "rampbot/ramp"
