@@ -96,17 +96,17 @@ def test_foreign_commits_are_those_not_by_the_bot(clone: Path) -> None:
     assert foreign.author == "Pat <pat@example.com>"
 
 
+def bot_commit(repo: git.Repo, parent: str, text: str, message: str = "later\n") -> str:
+    """A commit by the bot on ``parent`` that sets flags.json to ``text``."""
+    return gitrepo.commit_file(
+        repo, parent=parent, path="flags.json", text=text, message=message, identity=BOT
+    )
+
+
 def merge_step(clone: Path, text: str, *, message: str = "step\n") -> tuple[git.Repo, str]:
     """A bot commit setting flags.json to ``text`` on the clone's HEAD, merged into it (--no-ff)."""
     repo = gitrepo.open_repository(clone)
-    step = gitrepo.commit_file(
-        repo,
-        parent=sh(clone, "rev-parse", "HEAD"),
-        path="flags.json",
-        text=text,
-        message=message,
-        identity=BOT,
-    )
+    step = bot_commit(repo, sh(clone, "rev-parse", "HEAD"), text, message)
     sh(clone, "merge", "-q", "--no-ff", "-m", "merge", step)
     return repo, sh(clone, "rev-parse", "HEAD")
 
@@ -121,9 +121,7 @@ def test_revert_merge_is_the_exact_inverse(clone: Path) -> None:
 
 def test_revert_conflict_is_a_conflict_error(clone: Path) -> None:
     repo, merge = merge_step(clone, '{"pct": 5}\n')
-    later = gitrepo.commit_file(
-        repo, parent=merge, path="flags.json", text='{"pct": 9}\n', message="b\n", identity=BOT
-    )
+    later = bot_commit(repo, merge, '{"pct": 9}\n', "b\n")
     with pytest.raises(ConflictError, match="revert it by hand"):
         gitrepo.revert_merge(repo, onto=later, merge=merge, message="Revert\n", identity=BOT)
 
@@ -158,9 +156,7 @@ def merged_step(clone: Path, text: str) -> tuple[git.Repo, str]:
     """The clone's main with FLAGS committed, then ``text`` merged into it (--no-ff)."""
     repo = gitrepo.open_repository(clone)
     base = gitrepo.resolve(repo, "origin/main") or ""
-    start = gitrepo.commit_file(
-        repo, parent=base, path="flags.json", text=FLAGS, message="flags\n", identity=BOT
-    )
+    start = bot_commit(repo, base, FLAGS, "flags\n")
     sh(clone, "merge", "-q", "--ff-only", start)
     return merge_step(clone, text)
 
@@ -180,14 +176,7 @@ def test_revert_after_later_bot_commits_conflicts_only_on_revision_and_merges(
     clone: Path,
 ) -> None:
     repo, merge = merged_step(clone, flags(2, acme=25))
-    later = gitrepo.commit_file(
-        repo,
-        parent=merge,
-        path="flags.json",
-        text=flags(3, acme=25, initech=50),
-        message="later\n",
-        identity=BOT,
-    )
+    later = bot_commit(repo, merge, flags(3, acme=25, initech=50))
     # A plain git revert stops on the revision line, which every bot commit changes.
     with pytest.raises(ConflictError, match="revert it by hand"):
         gitrepo.revert_merge(repo, onto=later, merge=merge, message="Revert\n", identity=BOT)
@@ -203,14 +192,7 @@ def test_revert_of_a_tenant_line_changed_since_is_a_conflict_naming_the_file(
     clone: Path,
 ) -> None:
     repo, merge = merged_step(clone, flags(2, acme=25))
-    later = gitrepo.commit_file(
-        repo,
-        parent=merge,
-        path="flags.json",
-        text=flags(3, acme=50),
-        message="later\n",
-        identity=BOT,
-    )
+    later = bot_commit(repo, merge, flags(3, acme=50))
     with pytest.raises(ConflictError, match=r"^flags\.json: cannot revert .* same tenant lines"):
         gitrepo.revert_merge(
             repo, onto=later, merge=merge, message="Revert\n", identity=BOT, flags_path="flags.json"
