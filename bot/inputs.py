@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bot import git as gitrepo
 from bot.consistency import cross_check
 from bot.errors import InputError, InputErrors
 from bot.files import read_text
@@ -74,3 +76,19 @@ def checked_together(
 def load_snapshot(path: Path, policy: Policy) -> Health:
     text = read_text(path, what="health snapshot", hint="check the --health path")
     return parse_snapshot(text, source=str(path), policy=policy)
+
+
+def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: str | None) -> Inputs:
+    """The policy and flags file as the base commit has them, checked together."""
+    policy_text = gitrepo.read_file(repo, commit, policy_rel)
+    if policy_text is None:
+        raise InputError(f"{policy_rel}: not on the base branch ({commit[:12]}); commit it first")
+    policy: Policy = parse_policy(policy_text, source=policy_rel)
+    flags_path = flags_rel if flags_rel is not None else policy.flags_file
+    flags_text = gitrepo.read_file(repo, commit, flags_path)
+    if flags_text is None:
+        raise InputError(f"{flags_path}: not on the base branch ({commit[:12]}); commit it first")
+    flags = parse_flags(flags_text, source=flags_path)
+    return checked_together(
+        policy, flags, policy_path=Path(policy_rel), flags_path=Path(flags_path)
+    )

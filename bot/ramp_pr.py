@@ -8,9 +8,12 @@ rollbacks. A rollback wins: a tenant rolled back is left out of the ramp branch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from bot.decide import Action, Plan
+from bot.flags import Flags, apply_changes, set_revision
+from bot.render import body_fingerprint, pull_request_body, pull_request_title
 
 RAMP_BRANCH = "rampbot/ramp"
 ROLLBACK_BRANCH = "rampbot/rollback"
@@ -221,4 +224,40 @@ def _leave_to_person(branch: str, *, proposal: Proposal | None, state: BranchSta
                 comment=comment,
             ),
         ),
+    )
+
+
+def branch_revisions(base: int, parts: Mapping[str, Plan | None]) -> dict[str, int]:
+    """The flags ``revision`` each branch carries: one above the base's, two for the ramp
+    branch when a rollback is proposed too.
+
+    Two branches at the same revision would both merge cleanly (their revision lines change
+    alike) and leave a revision published twice with different content, which rampbot publish
+    refuses. Distinct revisions make the second merge conflict until a run rebuilds it.
+    """
+    both = parts.get(ROLLBACK_BRANCH) is not None and parts.get(RAMP_BRANCH) is not None
+    return {ROLLBACK_BRANCH: base + 1, RAMP_BRANCH: base + (2 if both else 1)}
+
+
+def build_proposal(
+    branch: str,
+    part: Plan,
+    *,
+    flags: Flags,
+    extra_labels: tuple[str, ...],
+    base_sha: str,
+    revision: int,
+) -> Proposal:
+    """The pull request for one branch: title, body, labels, and the flags file it carries."""
+    changed = apply_changes(flags, part.flag_changes()).text  # schema-checked
+    new_text = set_revision(changed, revision)
+    body = pull_request_body(part, base_commit=base_sha)
+    return Proposal(
+        branch=branch,
+        plan=part,
+        title=pull_request_title(part),
+        body=body,
+        fingerprint=body_fingerprint(body),
+        labels=labels_for(branch, extra_labels),
+        new_text=new_text,
     )

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
+from bot.commands.context import add_git_options, make_context
 from bot.commands.options import add_policy_option
-from bot.commands.run import add_git_options, make_context
 from bot.errors import InputError
 from bot.history import effective_percentages
 from bot.inputs import load_policy

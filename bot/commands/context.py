@@ -1,0 +1,90 @@
+"""What a command that pushes and opens pull requests works with: the repository, the bot's git
+identity and GitHub, read once from the options and the environment (run, revert)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot import git as gitrepo
+from bot.errors import InputError
+from bot.github import GitHubRepository, PullRequests
+
+# GitHub's own identity for commits made with a workflow's GITHUB_TOKEN.
+DEFAULT_GIT_NAME = "github-actions[bot]"
+DEFAULT_GIT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+
+
+def add_git_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remote", default="origin", help="the git remote to fetch from and push to"
+    )
+    parser.add_argument(
+        "--git-name",
+        metavar="NAME",
+        help=f"author of rampbot's commits (default: RAMPBOT_GIT_NAME, else {DEFAULT_GIT_NAME})",
+    )
+    parser.add_argument(
+        "--git-email",
+        metavar="EMAIL",
+        help="e-mail of rampbot's commits (default: RAMPBOT_GIT_EMAIL, else GitHub Actions')",
+    )
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one run works with, read once from the options and the environment."""
+
+    repo: Any  # git.Repo; typed loosely so this module needs no GitPython import
+    remote: str | None  # None: a local repository without that remote (dry runs only)
+    identity: gitrepo.Identity
+    github: PullRequests | None
+    dry_run: bool
+
+
+def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_run: bool) -> Context:
+    workspace = Path(environ.get("GITHUB_WORKSPACE") or ".")
+    repo = gitrepo.open_repository(workspace)
+    identity = gitrepo.Identity(
+        name=args.git_name or environ.get("RAMPBOT_GIT_NAME") or DEFAULT_GIT_NAME,
+        email=args.git_email or environ.get("RAMPBOT_GIT_EMAIL") or DEFAULT_GIT_EMAIL,
+    )
+    remote = args.remote if gitrepo.has_remote(repo, args.remote) else None
+    if remote is None and not dry_run:
+        raise InputError(
+            f"{repo.working_tree_dir}: no git remote {args.remote!r} to push to; add it, pass "
+            "--remote NAME, or use --dry-run to see what rampbot would do"
+        )
+    return Context(
+        repo=repo,
+        remote=remote,
+        identity=identity,
+        github=connect_github(environ, required=not dry_run),
+        dry_run=dry_run,
+    )
+
+
+def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepository | None:
+    """The GitHub repository named by the environment, or None without a token."""
+    token = environ.get("GITHUB_TOKEN")
+    if not token:
+        if required:
+            raise InputError(
+                "GITHUB_TOKEN is not set: rampbot needs a token to open pull requests "
+                "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }}); "
+                "use --dry-run to see what it would do without one"
+            )
+        return None
+    repository = environ.get("GITHUB_REPOSITORY")
+    if not repository or repository.count("/") != 1:
+        raise InputError(
+            f"GITHUB_REPOSITORY is {repository!r}: set it to OWNER/NAME of the repository"
+        )
+    return GitHubRepository(
+        token=token,
+        repository=repository,
+        api_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+    )
