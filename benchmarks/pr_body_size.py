@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from bot.decide import Plan, decide
 from bot.flags import FeatureFlag, Flags, TenantFlag
 from bot.health import Alert, Health, Reading
+from bot.metadata import read_body_metadata
 from bot.policy import parse_policy
 from bot.render import (
     JOB_SUMMARY_LIMIT,
@@ -19,7 +20,6 @@ from bot.render import (
     job_summary,
     pull_request_body,
     pull_request_title,
-    read_body_metadata,
 )
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 from bot.decide import Action, Plan
 from bot.flags import Flags, apply_changes, set_revision
-from bot.render import body_fingerprint, pull_request_body, pull_request_title
+from bot.metadata import body_fingerprint
+from bot.render import pull_request_body, pull_request_title
 
 RAMP_BRANCH = "rampbot/ramp"
 ROLLBACK_BRANCH = "rampbot/rollback"

@@ -14,20 +14,18 @@ from bot.decide import Action, Plan, decide
 from bot.flags import FeatureFlag, Flags, TenantFlag
 from bot.health import Alert, Health, Reading
 from bot.markdown import ZERO_WIDTH_JOINER
+from bot.metadata import body_fingerprint, plan_fingerprint, read_body_metadata
 from bot.policy import parse_policy
 from bot.prometheus import graph_url
 from bot.render import (
     JOB_SUMMARY_LIMIT,
     PULL_REQUEST_BODY_LIMIT,
     bar,
-    body_fingerprint,
     github_length,
     job_summary,
-    plan_fingerprint,
     plan_to_markdown,
     pull_request_body,
     pull_request_title,
-    read_body_metadata,
 )
 from tests.test_markdown import HOSTILE, find_all, parse_html, pings, render_html, shown, tables
 

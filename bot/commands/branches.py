@@ -15,9 +15,10 @@ from bot.errors import ServiceError
 from bot.github import MERGED_DIRECTLY, PullRequestAlreadyExists, PullRequests, status_description
 from bot.history import effective_percentages
 from bot.inputs import Inputs
+from bot.metadata import body_fingerprint
 from bot.policy import PullRequestSettings
 from bot.ramp_pr import RAMP_BRANCH, ROLLBACK_BRANCH, BranchState, Proposal, PullRequest, Steps
-from bot.render import body_fingerprint, summary_line
+from bot.render import summary_line
 
 
 def branch_state(

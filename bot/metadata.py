@@ -1,0 +1,120 @@
+"""The hidden, machine-readable block at the end of a ramp pull request's body.
+
+An HTML comment holding JSON (format ``rampbot-pr/1``): evaluation time, base commit, query
+hashes, the decisions and the plan's fingerprint. rampbot reads it back to tell whether an open
+pull request already says what the new plan says; other tools may parse it too. Pure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from datetime import UTC
+from typing import Any
+
+from bot import __version__
+from bot.decide import Action, Decision, Plan
+
+METADATA_FORMAT = "rampbot-pr/1"
+_METADATA = re.compile(r"<!-- rampbot:metadata\r?\n(.*?)\r?\n-->", re.DOTALL)
+
+
+def _query_hashes(plan: Plan) -> dict[str, str]:
+    return {
+        name: "sha256:" + hashlib.sha256(query.encode()).hexdigest()[:16]
+        for name, query in plan.queries.items()
+    }
+
+
+def _decision_entry(decision: Decision) -> list[Any]:
+    return [
+        decision.tenant,
+        decision.feature,
+        decision.from_pct,
+        decision.to_pct,
+        decision.action.value,
+    ]
+
+
+def plan_fingerprint(plan: Plan, *, base_commit: str) -> str:
+    """What a ramp pull request claims, hashed: base commit, queries and every decision.
+
+    Measured values and the evaluation time are left out on purpose: they change on every run,
+    and a pull request whose decisions are the same need not be edited.
+    """
+    claim = {
+        "format": METADATA_FORMAT,
+        "base_commit": base_commit,
+        "queries": _query_hashes(plan),
+        "decisions": sorted(_decision_entry(d) for d in plan.decisions),
+    }
+    canonical = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
+    """The hidden JSON block; it lists as many decisions as fit in ``budget``, changes first."""
+    counts = Counter(d.action.value for d in plan.decisions)
+    document: dict[str, Any] = {
+        "format": METADATA_FORMAT,
+        "rampbot": __version__,
+        "evaluated_at": plan.evaluated_at.astimezone(UTC).isoformat(timespec="seconds"),
+        "window": plan.window,
+        "base_commit": base_commit,
+        "queries": _query_hashes(plan),
+        "counts": {action.value: counts[action.value] for action in Action},
+        "fingerprint": plan_fingerprint(plan, base_commit=base_commit),
+        "decisions_total": len(plan.decisions),
+        "decisions": [],
+    }
+    used = len(_comment(document))
+    for decision in [*plan.changes, *(d for d in plan.decisions if not d.changed)]:
+        entry = _decision_entry(decision)
+        size = len(_json(entry)) + 1
+        if used + size > budget:
+            break
+        document["decisions"].append(entry)
+        used += size
+    document["decisions_complete"] = len(document["decisions"]) == len(plan.decisions)
+    return _comment(document)
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # An HTML comment ends at `-->` (or `--!>`): no `>` may appear, and `<` and `&` for symmetry.
+    # They can occur only inside JSON strings, where \\u escapes mean the same.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _comment(document: dict[str, Any]) -> str:
+    return f"<!-- rampbot:metadata\n{_json(document)}\n-->\n"
+
+
+def read_body_metadata(body: str) -> dict[str, Any] | None:
+    """The hidden block rampbot wrote into a pull request body, or None if there is none."""
+    for match in reversed(list(_METADATA.finditer(body))):
+        try:
+            document = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(document, dict) and str(document.get("format", "")).startswith("rampbot-pr/"):
+            return document
+    return None
+
+
+def body_fingerprint(body: str) -> str:
+    """The fingerprint stored in a body's hidden block, else a hash of the whole body.
+
+    rampbot edits an open pull request only when the new body's fingerprint differs from the
+    old one. The stored fingerprint is ``plan_fingerprint``: the base commit, the query hashes
+    and every decision (tenant, feature, from, to, action), not the measured values nor the
+    time, which differ on every run; so an unchanged plan leaves the pull request alone. A body
+    without the block (a person replaced it) gets a hash of its text, which never equals a
+    plan's, so rampbot writes its body again.
+    """
+    metadata = read_body_metadata(body)
+    if metadata is not None and isinstance(metadata.get("fingerprint"), str):
+        return str(metadata["fingerprint"])
+    return "body:sha256:" + hashlib.sha256(body.encode()).hexdigest()
