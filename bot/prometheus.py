@@ -8,6 +8,7 @@ The only module that talks to Prometheus, through prometheus-api-client.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,13 @@ class PrometheusHealth:
                 return _checked(result, where=f"{self._where}: {what}")
             except requests.Timeout:
                 problem = f"no answer within {round(timeout, 1):g}s"
+            except requests.exceptions.SSLError as error:
+                # Another try cannot succeed: the certificate is what it is.
+                raise ServiceError(
+                    f"{self._where}: {what}: cannot verify the server's certificate "
+                    f"({_ssl_reason(error)}); set prometheus.ca_bundle to the PEM file of the "
+                    "certificate authority that signed it"
+                ) from None
             except requests.ConnectionError as error:
                 problem = f"cannot connect ({_reason(error)})"
             except PrometheusApiClientException:
@@ -295,6 +303,14 @@ def _body_start(response: requests.Response | None) -> str:
         return "no body"
     text = " ".join(response.text[:120].split())
     return f"HTTP {response.status_code}, body starts {text!r}" if text else "an empty body"
+
+
+def _ssl_reason(error: requests.exceptions.SSLError) -> str:
+    # "... [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local
+    # issuer certificate (_ssl.c:1006)": keep OpenSSL's words, drop the C source position.
+    text = str(error.args[0]) if error.args else str(error)
+    found = re.search(r"certificate verify failed: ([^(]*)", text)
+    return found.group(1).strip() if found else "TLS handshake failed"
 
 
 def _reason(error: requests.ConnectionError) -> str:
