@@ -163,15 +163,6 @@ def select(
     ]
 
 
-def chains(changes: Iterable[Change]) -> dict[Pair, list[str]]:
-    """Per pair, the ids of its bot decisions in the order they reached the base branch."""
-    result: dict[Pair, list[str]] = {}
-    for change in changes:
-        if change.decision:
-            result.setdefault(change.pair, []).append(change.decision)
-    return result
-
-
 def _all_tenants(versions: Iterable[FlagsVersion]) -> set[str]:
     """Every tenant any version names, so a change of a feature's default shows for each."""
     names: set[str] = set()

@@ -10,10 +10,19 @@ from pathlib import Path
 from bot import git
 from bot.commands.history import read_history
 from bot.history import FlagsVersion
-from bot.ledger import By, Change, chains, ledger, select
+from bot.ledger import By, Change, ledger, select
 from tests.flags_history import Expected, FlagsRepo, random_history
 
 SEEDS = range(50)
+
+
+def chains(changes: list[Change]) -> dict[tuple[str, str], list[str]]:
+    """Per pair, the ids of its bot decisions in the order they reached the base branch."""
+    result: dict[tuple[str, str], list[str]] = {}
+    for change in changes:
+        if change.decision:
+            result.setdefault(change.pair, []).append(change.decision)
+    return result
 
 
 def reconstruct(repo: FlagsRepo) -> list[Change]:
