@@ -13,7 +13,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from bot.duration import format_duration
-from bot.flags import TENANT_NAME, FeatureFlag, FlagChange, Flags
+from bot.flags import MAX_TENANT_NAME, TENANT_NAME, FeatureFlag, FlagChange, Flags
 from bot.health import Alert, Health
 from bot.policy import Condition, NoData, Policy, Ramp, RollbackTo, Signal, format_number
 
@@ -46,8 +46,11 @@ class Evidence:
     verdict: Verdict
     critical: bool
     samples: int | None = None
+    not_finite: bool = False  # the source sent NaN or ±Inf: no data
 
     def __str__(self) -> str:
+        if self.not_finite:
+            return f"{self.signal}: not a finite number over {self.window}"
         if self.verdict is Verdict.NO_DATA:
             if self.value is not None and self.samples is not None:
                 return f"{self.signal}: only {self.samples} samples over {self.window}"
@@ -135,10 +138,13 @@ def decide(
     window = policy.bake_time_text
     judged: dict[str, _Judged] = {}  # health is judged once per tenant, whatever the features
     decisions = []
+    # A tenant named under any feature is a tenant of every feature: an alert for every tenant
+    # must reach it in all of them, not only where the file happens to name it (issue 9).
+    tenants = tenants_for(policy, health, named=flags_tenants(flags))
     for feature_name, ramp in policy.features.items():
         feature = flags.features[feature_name]
-        for tenant in tenants_for(policy, health, named=feature.tenants or ()):
-            if not TENANT_NAME.match(tenant):
+        for tenant in tenants:
+            if len(tenant) > MAX_TENANT_NAME or not TENANT_NAME.match(tenant):
                 decisions.append(_unusable_name(feature_name, feature, tenant))
                 continue
             if tenant not in judged:
@@ -167,6 +173,9 @@ def decide(
 def _unusable_name(feature_name: str, feature: FeatureFlag, tenant: str) -> Decision:
     # A label value from Prometheus can be anything; one that cannot be a key of flags.json is
     # held with a reason instead of failing the whole run for every other tenant.
+    shown = tenant
+    if len(tenant) > MAX_TENANT_NAME:
+        shown = f"{tenant[:40]}... ({len(tenant)} characters)"
     return Decision(
         tenant=tenant,
         feature=feature_name,
@@ -174,10 +183,19 @@ def _unusable_name(feature_name: str, feature: FeatureFlag, tenant: str) -> Deci
         to_pct=feature.pct_for(tenant),
         action=Action.HOLD,
         reasons=(
-            f"tenant name {tenant!r} cannot be a key in flags.json (letters, digits, '_', '.', "
-            "':' and '-', starting with a letter or digit); rename it in the signals' labels",
+            f"tenant name {shown!r} cannot be a key in flags.json (at most {MAX_TENANT_NAME} "
+            "letters, digits, '_', '.', ':' and '-', starting with a letter or digit); rename "
+            "it in the signals' labels",
         ),
     )
+
+
+def flags_tenants(flags: Flags) -> set[str]:
+    """Every tenant the flags file names, under any feature."""
+    named: set[str] = set()
+    for feature in flags.features.values():
+        named.update(feature.tenants or ())
+    return named
 
 
 def tenants_for(policy: Policy, health: Health, *, named: Iterable[str]) -> list[str]:
@@ -204,7 +222,9 @@ class _Judged:
 def _judge_tenant(policy: Policy, health: Health, tenant: str, window: str) -> _Judged:
     evidence = tuple(_judge(signal, health, tenant, window) for signal in policy.signals)
     alerts = tuple(
-        alert for alert in health.alerts_for(tenant) if alert.severity in policy.rollback_severities
+        alert
+        for alert in health.alerts_for(tenant)
+        if (alert.severity or "").lower() in policy.rollback_severities
     )
 
     def reasons(verdict: Verdict, *, critical: bool | None = None) -> list[str]:
@@ -246,6 +266,7 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
         verdict=verdict,
         critical=signal.critical,
         samples=reading.samples,
+        not_finite=reading.not_finite,
     )
 
 

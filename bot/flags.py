@@ -11,12 +11,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from bot.errors import InputError
+from bot.errors import InputError, InputErrors
 from bot.jsontext import JsonEditor, indent_unit, line_at
-from bot.schema import parse_json
+from bot.schema import format_path, parse_json
 
 # The names the schema allows for features and tenants ($defs/name in flags.schema.json).
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
+MAX_TENANT_NAME = 200  # $defs/name's maxLength: a longer label value is held, never written
 
 
 class TenantFlag(NamedTuple):  # a NamedTuple: a flags file can hold 100,000 of them
@@ -61,13 +62,42 @@ class FlagChange(NamedTuple):
 def parse_flags(text: str, *, source: str) -> Flags:
     """Parse and validate flags JSON; raise InputError naming the file and place of a problem."""
     document = parse_json(text, source=source, schema="flags.schema.json")
-    return Flags(
+    flags = Flags(
         version=document["version"],
         revision=document.get("revision"),
         features={name: _feature(entry) for name, entry in document["features"].items()},
         text=text,
         source=source,
     )
+    floats = _integral_floats(flags)
+    if floats:
+        # The compiled validator takes 10.0 for an integer, as JSON Schema says; services read
+        # it as 10.0 (issue 9). Checked here, where every value is visited anyway.
+        raise InputErrors(
+            [
+                InputError(
+                    f"{source}: {format_path(path)}: {value!r} is not an integer; "
+                    f"write {int(value)}",
+                    file=source,
+                    line=line_at(text, path),
+                )
+                for path, value in floats
+            ]
+        )
+    return flags
+
+
+def _integral_floats(flags: Flags) -> list[tuple[list[str], float]]:
+    found: list[tuple[list[str], float]] = []
+    if type(flags.revision) is float:
+        found.append((["revision"], flags.revision))
+    for name, feature in flags.features.items():
+        if type(feature.pct) is float:
+            found.append((["features", name, "pct"], feature.pct))
+        for tenant, entry in (feature.tenants or {}).items():
+            if type(entry.pct) is float:
+                found.append((["features", name, "tenants", tenant, "pct"], entry.pct))
+    return found
 
 
 def _feature(entry: Mapping[str, Any]) -> FeatureFlag:

@@ -29,7 +29,13 @@ class Reading:
 
     @property
     def has_data(self) -> bool:
-        return self.value is not None and not math.isnan(self.value)
+        # ±Inf is a division by zero, not a measurement: it must never satisfy ">= 95" (issue 9).
+        return self.value is not None and math.isfinite(self.value)
+
+    @property
+    def not_finite(self) -> bool:
+        """A value that came back as NaN or ±Inf: no data, for a reason worth naming."""
+        return self.value is not None and not math.isfinite(self.value)
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class HealthSource(Protocol):
 
 def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
     """Parse a health snapshot file, per tenant or today's global form, checking signal names."""
-    document = parse_json(text, source=source, schema="health.schema.json")
+    document = parse_json(text, source=source, schema="health.schema.json", non_finite=True)
     known = {signal.name for signal in policy.signals}
     problems: list[InputError] = []
 

@@ -175,7 +175,7 @@ def parse_policy(text: str, *, source: str) -> Policy:
     def find_line(path: Sequence[str | int]) -> int | None:
         return _yaml_line(root, path)
 
-    check(document, "policy.schema.json", source=source, find_line=find_line)
+    check(document, "policy.schema.json", source=source, find_line=find_line, thorough=True)
     return _build(document, source=source, find_line=find_line)
 
 
@@ -252,6 +252,7 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
                 min_samples=entry.get("min_samples"),
             )
         )
+    problems += _zero_durations(document, source=source, find_line=find_line)
     if problems:
         raise InputErrors(problems)
 
@@ -270,8 +271,11 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
         bake_time_text=bake_time_text,
         no_data=NoData(document.get("no_data", "hold")),
         rollback=RollbackTo(document.get("rollback", "step")),
+        # Alertmanager matches label values exactly, but people write Critical and critical
+        # alike (issue 9): severities compare in lower case.
         rollback_severities=frozenset(
-            (document.get("alerts") or {}).get("rollback_severities", ["critical"])
+            severity.lower()
+            for severity in (document.get("alerts") or {}).get("rollback_severities", ["critical"])
         ),
         prometheus=PrometheusSettings(
             url=prometheus.get("url"),
@@ -288,6 +292,31 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
             auto_merge_rollback=pull_request.get("auto_merge_rollback", False),
         ),
     )
+
+
+# Durations that must be longer than zero: a bake time of 0s would step every run and makes an
+# empty Prometheus range, a zero timeout or step fails every query (issue 9).
+_POSITIVE_DURATIONS = (("bake_time",), ("prometheus", "timeout"), ("prometheus", "step"))
+
+
+def _zero_durations(
+    document: Mapping[str, Any], *, source: str, find_line: Any
+) -> list[InputError]:
+    problems = []
+    for path in _POSITIVE_DURATIONS:
+        value: Any = document
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and parse_duration(value) <= timedelta(0):
+            problems.append(
+                InputError(
+                    f"{source}: {'.'.join(path)}: {value!r} is not longer than zero; give a "
+                    "duration such as 30m",
+                    file=source,
+                    line=find_line(list(path)),
+                )
+            )
+    return problems
 
 
 def _ramp(settings: Mapping[str, Any]) -> Ramp:

@@ -7,7 +7,6 @@ The only module that talks to Prometheus, through prometheus-api-client.
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -231,7 +230,8 @@ class PrometheusHealth:
                     f"({_labels(labels)}); aggregate it by ({tenant_label}), e.g. "
                     f"avg by ({tenant_label}) (...)"
                 )
-            values[tenant] = None if math.isnan(number) else number
+            # NaN and ±Inf stay as they came: the decision core calls them no data, by name.
+            values[tenant] = number
         return {
             tenant: Reading(values.get(tenant), samples.get(tenant))
             for tenant in values.keys() | samples.keys()

@@ -270,7 +270,9 @@ def _header(plan: Plan, signals: Sequence[str]) -> str:
 def _evidence_cell(evidence: Evidence | None) -> str:
     if evidence is None:
         return "—"
-    if evidence.value is None:
+    if evidence.not_finite:
+        measured = "not a finite number"
+    elif evidence.value is None:
         measured = "no data"
     elif evidence.verdict is Verdict.NO_DATA and evidence.samples is not None:
         measured = f"{evidence.samples} samples"
@@ -289,13 +291,17 @@ def _why(decision: Decision) -> str:
     extra = [reason for reason in decision.reasons if reason not in shown]
     if extra:
         return escape("; ".join(extra), limit=200)
+    # The rule that decided, in decide()'s order: a breach outranks missing data, so a tenant
+    # rolled back for a breach never reads "no data" because another signal had none (issue 9).
     if decision.action is Action.UP:
         return "all signals healthy"
-    if any(e.verdict is Verdict.NO_DATA for e in decision.evidence):
-        return "no data"
     if decision.action is Action.ROLLBACK:
         return "critical breach"
-    return "breach" if decision.action is Action.DOWN else ""
+    if decision.action is Action.DOWN:
+        return "breach"
+    if any(e.verdict is Verdict.NO_DATA for e in decision.evidence):
+        return "no data"
+    return ""
 
 
 def _row(decision: Decision, signals: Sequence[str]) -> str:

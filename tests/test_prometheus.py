@@ -49,7 +49,8 @@ AT_HISTORY_END = {
             "divergence: no data over 30m",
         ],
     ),
-    "nan": ("hold", 10, ["coverage: no data over 30m"]),
+    "nan": ("hold", 10, ["coverage: not a finite number over 30m"]),
+    "inf": ("hold", 10, ["coverage: not a finite number over 30m"]),
     "thin": ("up", 25, GREEN),  # 3 samples, and this policy asks for no minimum
 }
 
@@ -137,6 +138,25 @@ def test_a_critical_alert_rolls_back_only_its_tenant(tmp_path, prometheus, capsy
     }
     evaluated_at = datetime.fromisoformat(plan["evaluated_at"]).timestamp()
     assert before - 1 <= evaluated_at <= time.time() + 1
+
+
+def test_alert_severities_match_whatever_their_case(tmp_path, prometheus, capsys):
+    # The fixture's alert says "critical"; a policy that writes CRITICAL means the same.
+    repo = write_repo(
+        tmp_path,
+        prometheus.url,
+        case="now",
+        bake_time="10s",
+        step="1s",
+        extra="alerts:\n  rollback_severities: [CRITICAL]\n",
+    )
+    assert rampbot(repo, "plan", "--format", "json") == 0
+    decisions = by_tenant(json.loads(capsys.readouterr().out))
+    assert decisions["now_alerted"] == (
+        "rollback",
+        5,
+        ["alert ShadowDivergence (critical) firing"],
+    )
 
 
 def test_alerts_without_a_tenant_label_concern_every_tenant(prometheus):
