@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.actions import annotation
 from bot.commands import COMMANDS
-from bot.errors import EXIT_INTERNAL, EXIT_USAGE, InputErrors, RampbotError
+from bot.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    InputErrors,
+    RampbotError,
+)
+from bot.terminal import EscapingStream, printable
 
 DESCRIPTION = """\
 rampbot ramps per-tenant feature flags in flags.json from health signals, and proposes each
@@ -21,7 +35,8 @@ change as a pull request. See README.md for the policy file and every option.
 
 EPILOG = """\
 exit codes: 0 done (red health is a result, not an error), 1 invalid input,
-2 usage error, 3 a service could not be reached, 4 someone else changed the branch
+2 usage error, 3 a service could not be reached, 4 someone else changed the branch,
+130 interrupted (Ctrl-C), 141 the reader of the output went away (| head)
 """
 
 # Environment variables whose values must never be printed, whatever the error says.
@@ -29,8 +44,10 @@ SECRET_VARIABLES = (
     "GITHUB_TOKEN",
     "RAMPBOT_PROMETHEUS_TOKEN",
     "RAMPBOT_PROMETHEUS_PASSWORD",
-    "RAMPBOT_REDIS_URL",
 )
+# Environment variables holding a URL whose password must never be printed; the rest of the
+# URL (host, port, database) is what a reader needs to see which server failed.
+SECRET_URL_VARIABLES = ("RAMPBOT_REDIS_URL",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,12 +81,35 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run rampbot; return the exit code."""
     environ = os.environ if environ is None else environ
+    stdout, stderr = sys.stdout, sys.stderr
+    # Everything printed passes through EscapingStream; only ErrorPrinter's annotations, built
+    # by bot/actions.py, are written to the real stderr.
+    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    try:
+        with _terminate_as_exception():
+            return _run(argv, environ, errors=ErrorPrinter(stderr, environ))
+    except KeyboardInterrupt:
+        # Ctrl-C: stop like a Unix tool, with the shell's code for SIGINT and no traceback.
+        # A file being written is cleaned up on the way (bot/files.py).
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        # The reader went away (`rampbot demo | head -3`): say nothing more, and keep Python
+        # from complaining when it flushes stdout at exit
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        _silence(stdout)
+        return EXIT_BROKEN_PIPE
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _run(argv: Sequence[str] | None, environ: Mapping[str, str], *, errors: ErrorPrinter) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:  # argparse has printed the usage message
         return int(exit.code or 0) and EXIT_USAGE
-    errors = ErrorPrinter(sys.stderr, environ)
     if args.directory is not None:
         try:
             os.chdir(args.directory)
@@ -77,10 +117,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             errors.line(f"rampbot: -C {args.directory}: {error.strerror}")
             return EXIT_USAGE
     try:
-        return COMMANDS[args.command].run(args, environ)
+        code = COMMANDS[args.command].run(args, environ)
+        sys.stdout.flush()  # a closed pipe is found here, not at exit
+        return code
     except RampbotError as error:
         errors.report(error)
         return error.exit_code
+    except BrokenPipeError:
+        raise
     except Exception as error:  # a bug: one line, not a traceback, and a distinct exit code
         errors.line(
             f"rampbot: internal error: {type(error).__name__}: {error} "
@@ -89,23 +133,79 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_INTERNAL
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is so that files being written are cleaned up."""
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM (a cancelled CI job, kill) into an exception while a command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set a signal handler
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _silence(stream: TextIO) -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+        pass  # not a real file (a test's capture): nothing will flush it at exit
+
+
 class ErrorPrinter:
     """Prints errors one per line, as GitHub annotations in Actions, never showing a secret."""
 
     def __init__(self, stream: TextIO, environ: Mapping[str, str]) -> None:
         self.stream = stream
         self.in_actions = environ.get("GITHUB_ACTIONS") == "true"
-        self.secrets = [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+        self.secrets = secrets_in(environ)
 
     def report(self, error: RampbotError) -> None:
         for problem in error.problems if isinstance(error, InputErrors) else [error]:
             self.line(problem.message)
             if self.in_actions:
-                self.line(
-                    annotation("error", problem.message, file=problem.file, line=problem.line)
+                # The one workflow command rampbot prints; its text is escaped like any line.
+                command = annotation(
+                    "error",
+                    printable(problem.message),
+                    file=printable(problem.file) if problem.file else None,
+                    line=problem.line,
                 )
+                self._write(command)
 
     def line(self, text: str) -> None:
+        """One line for a person: control characters escaped, secrets hidden."""
+        self._write(printable(text))
+
+    def _write(self, text: str) -> None:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         print(text, file=self.stream)
+
+
+def secrets_in(environ: Mapping[str, str]) -> list[str]:
+    """The values never to print: secret variables whole, and the passwords in secret URLs."""
+    found = [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
+    for name in SECRET_URL_VARIABLES:
+        password = _url_password(environ.get(name) or "")
+        if password:
+            found.append(password)
+    return found
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:  # too broken to split; then the password is whatever precedes the "@"
+        userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+        return userinfo.partition(":")[2] or None

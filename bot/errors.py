@@ -9,6 +9,10 @@ EXIT_USAGE = 2
 EXIT_SERVICE = 3
 EXIT_CONFLICT = 4
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in rampbot, not in the input
+# What a shell reports for a program stopped by a signal: 128 + the signal's number.
+EXIT_INTERRUPTED = 130  # SIGINT, Ctrl-C
+EXIT_BROKEN_PIPE = 141  # SIGPIPE: the reader of the output went away (`| head`)
+EXIT_TERMINATED = 143  # SIGTERM: a cancelled job, kill
 
 
 class RampbotError(Exception):

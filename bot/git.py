@@ -2,22 +2,81 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import signal
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
+# GitPython looks for git when imported and, without it, fails the import with a traceback.
+# Quiet, it fails at the first git command instead, which _git_failures turns into a message
+# (https://gitpython.readthedocs.io/en/stable/intro.html#requirements).
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 import git
 
 from bot.errors import ConflictError, InputError, ServiceError
 from bot.flags import revision_of, set_revision
 from bot.history import FlagsVersion
+from bot.urls import without_credentials
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+class GitFailed(ServiceError):
+    """A git command failed for a reason of the repository or the machine, not of the input."""
+
+
+def _git_failures(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn any GitPython error escaping ``function`` into a GitFailed naming git's own words.
+
+    Every public function of this module wears it, so no git failure (a damaged repository, a
+    lock file left behind, git missing from PATH) ends as an internal error.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return function(*args, **kwargs)
+        except git.GitCommandNotFound:
+            raise GitFailed(
+                "git: command not found; install git and make sure it is on PATH"
+            ) from None
+        except git.GitCommandError as error:
+            if error.status in (-signal.SIGINT, 128 + signal.SIGINT):
+                raise KeyboardInterrupt from None  # Ctrl-C reached git too: stop as for rampbot
+            raise GitFailed(_failure_message(error)) from None
+        except git.GitError as error:
+            raise GitFailed(
+                f"git: {without_credentials(str(error))}; check the repository (git status, "
+                "git fsck)"
+            ) from None
+
+    return wrapper
+
+
+def _failure_message(error: git.GitCommandError) -> str:
+    command = error.command if isinstance(error.command, list | tuple) else [str(error.command)]
+    words = [str(word) for word in command]
+    # ['git', 'log', ...] or ['git', '-c', 'x=y', 'log', ...]: name the subcommand only, as the
+    # arguments may be long (a format string) and say nothing to the person reading.
+    subcommand = next((w for w in words[1:] if not w.startswith("-") and "=" not in w), "")
+    name = f"git {subcommand}" if subcommand else "git"
+    return (
+        f"{name} failed: {_git_stderr(error)}; check the repository (git status, git fsck) "
+        "and run rampbot again"
+    )
+
+
+@_git_failures
 def open_repository(path: Path) -> git.Repo:
     """Open the git repository containing ``path``."""
     try:
@@ -26,6 +85,7 @@ def open_repository(path: Path) -> git.Repo:
         raise InputError(f"{path}: not inside a git repository") from None
 
 
+@_git_failures
 def find_repository(path: Path) -> git.Repo | None:
     """The git repository containing ``path`` and with at least one commit, else None."""
     try:
@@ -35,6 +95,7 @@ def find_repository(path: Path) -> git.Repo | None:
     return repo if repo.head.is_valid() else None
 
 
+@_git_failures
 def flags_versions(
     repo: git.Repo, path: str, *, ref: str, since: datetime | None = None
 ) -> tuple[FlagsVersion | None, list[FlagsVersion]]:
@@ -72,11 +133,18 @@ def flags_versions(
     return baseline, versions
 
 
+# What `git show COMMIT:PATH` says when PATH is not in COMMIT; any other failure (a missing
+# object in a damaged repository) is an error, not an absent file.
+_ABSENT = ("does not exist in", "exists on disk, but not in")
+
+
 def _file_at(repo: git.Repo, commit: str, path: str) -> str | None:
     try:
         return str(repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False))
-    except git.GitCommandError:
-        return None  # deleted in this commit
+    except git.GitCommandError as error:
+        if any(sign in str(error.stderr) for sign in _ABSENT):
+            return None  # deleted in this commit, or not created yet
+        raise
 
 
 # --- Writing: branches, commits and pushes for `rampbot run` and `rampbot revert`. ---
@@ -108,15 +176,17 @@ class Commit:
     message: str
 
 
-class PushRejected(Exception):
+class PushRejected(ConflictError):
     """The remote branch is not where we expected it: someone else moved it."""
 
 
+@_git_failures
 def has_remote(repo: git.Repo, remote: str) -> bool:
     """Whether the repository has a remote of that name."""
     return remote in [r.name for r in repo.remotes]
 
 
+@_git_failures
 def fetch(repo: git.Repo, *, remote: str, base: str, prefix: str = "rampbot/") -> None:
     """Fetch the base branch and every bot branch, so plans start from the latest base."""
     try:
@@ -134,6 +204,7 @@ def fetch(repo: git.Repo, *, remote: str, base: str, prefix: str = "rampbot/") -
         ) from None
 
 
+@_git_failures
 def resolve(repo: git.Repo, ref: str) -> str | None:
     """The commit ``ref`` names, or None if it does not exist."""
     try:
@@ -142,11 +213,13 @@ def resolve(repo: git.Repo, ref: str) -> str | None:
         return None
 
 
+@_git_failures
 def read_file(repo: git.Repo, commit: str, path: str) -> str | None:
     """The text of ``path`` at ``commit``, or None if absent there."""
     return _file_at(repo, commit, path)
 
 
+@_git_failures
 def relative_path(repo: git.Repo, path: Path) -> str:
     """``path`` as git names it in ``repo``: relative to its top, with forward slashes."""
     top = Path(str(repo.working_tree_dir)).resolve()
@@ -156,6 +229,7 @@ def relative_path(repo: git.Repo, path: Path) -> str:
         raise InputError(f"{path}: not inside the git repository at {top}") from None
 
 
+@_git_failures
 def commit_file(
     repo: git.Repo,
     *,
@@ -180,10 +254,12 @@ def commit_file(
         return str(repo.git.commit_tree(tree, "-p", parent, "-F", str(message_file), env=env))
 
 
+@_git_failures
 def parents_of(repo: git.Repo, commit: str) -> list[str]:
     return str(repo.git.rev_list("--parents", "-n", "1", commit)).split()[1:]
 
 
+@_git_failures
 def commits_between(repo: git.Repo, base: str, head: str) -> list[Commit]:
     """The commits on ``head`` that are not on ``base``, newest first."""
     output = repo.git.log(
@@ -197,6 +273,7 @@ def commits_between(repo: git.Repo, base: str, head: str) -> list[Commit]:
     return commits
 
 
+@_git_failures
 def foreign_commits(repo: git.Repo, *, base: str, head: str, identity: Identity) -> list[Commit]:
     """Commits on the bot's branch not authored by the bot: a person is working on it."""
     return [
@@ -206,6 +283,7 @@ def foreign_commits(repo: git.Repo, *, base: str, head: str, identity: Identity)
     ]
 
 
+@_git_failures
 def messages(repo: git.Repo, *, ref: str, path: str, limit: int = 500) -> list[str]:
     """Messages of the commits reachable from ``ref`` that touched ``path``, newest first.
 
@@ -216,6 +294,7 @@ def messages(repo: git.Repo, *, ref: str, path: str, limit: int = 500) -> list[s
     return [record for record in output.split(_RECORD) if record.strip()]
 
 
+@_git_failures
 def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str | None) -> None:
     """Point ``branch`` on the remote at ``commit`` if it is still at ``expected``.
 
@@ -244,6 +323,7 @@ def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str
     repo.git.update_ref(f"refs/remotes/{remote}/{branch}", commit)
 
 
+@_git_failures
 def revert_merge(
     repo: git.Repo,
     *,
@@ -375,9 +455,11 @@ def _mode_of(repo: git.Repo, commit: str, path: str) -> str:
 
 def _git_stderr(error: git.GitCommandError) -> str:
     text = str(error.stderr or "").strip().replace("stderr: ", "").strip("'\" \n")
-    return " ".join(text.split()) or f"exit status {error.status}"
+    # One line, and never a URL's user:password (a remote may be configured with a token).
+    return without_credentials(" ".join(text.split())) or f"exit status {error.status}"
 
 
+@_git_failures
 def init_repository(path: Path, *, branch: str, identity: Identity, date: datetime) -> git.Repo:
     """Make ``path`` a git repository whose one commit, dated ``date``, holds its files."""
     repo = git.Repo.init(path, initial_branch=branch)

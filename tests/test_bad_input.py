@@ -1,13 +1,25 @@
-"""The fault matrix: bad input gets one clear line, a non-zero exit, and nothing written.
+"""The fault matrix: bad input and faults, each answered with its exit code and exact message.
 
-Each table is one class of fault, run through main() as a user would, in a copy of the demo
-repository; every case asserts the exit code, the exact message, and that no file changed.
+Each table is one class of fault, run as a user would: input files through main() in a copy of
+the demo repository; git, pushes and pull requests against a real origin and the GitHub double;
+faults of the process itself (a closed pipe, Ctrl-C, kill) in a real subprocess. Every case
+asserts the exit code, the whole of stderr, and that nothing was written (the working copy byte
+for byte), pushed (the origin's refs) or opened (no write request reached the GitHub double).
+
+Bad-input cases tested elsewhere, not repeated here, are listed in ELSEWHERE; a test checks
+that each still exists.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +27,15 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CONFLICT,
+    EXIT_INTERRUPTED,
+    EXIT_SERVICE,
+    EXIT_TERMINATED,
+)
+from tests.github_double import BareRepo, GitHubDouble
+from tests.run_helpers import HEALTHY, open_pulls, rampbot, run_with, writes
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "demo"
 POLICY = ".github/rampbot.yml"
@@ -179,3 +200,414 @@ def test_the_demo_itself_is_valid_input(tmp_path, capsys):
     assert main(["-C", str(repo), "validate"], environ={}) == 0
     assert main(["-C", str(repo), "plan", "--health", HEALTH], environ={}) == 0
     assert json.loads((repo / FLAGS).read_text())["features"]["receipts"]["pct"] == 0
+
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "examples" / "demo"
+TESTS = Path(__file__).resolve().parent
+
+# Bad input answered elsewhere in the suite with an exact message and exit code.
+ELSEWHERE = {
+    "a flags value out of range, several problems one per line": (
+        "test_cli.py",
+        "test_validate_reports_every_problem_one_per_line",
+    ),
+    "an annotation per problem in GitHub Actions": (
+        "test_cli.py",
+        "test_validate_annotates_errors_in_github_actions",
+    ),
+    "an edit that keeps the revision (validate --base)": (
+        "test_cli.py",
+        "test_validate_base_refuses_an_edit_that_keeps_the_revision",
+    ),
+    "missing files and usage errors": ("test_cli.py", "test_missing_files_and_usage_errors"),
+    "a missing health file": (
+        "test_cli.py",
+        "test_a_missing_health_file_is_an_error_not_a_step_down",
+    ),
+    "an unknown signal in a health file": ("test_cli.py", "test_unknown_signal_in_health_file"),
+    "malformed health JSON": ("test_cli.py", "test_malformed_health_json"),
+    "secrets never printed": ("test_cli.py", "test_secrets_never_reach_the_output"),
+    "a malformed evaluation time": (
+        "test_cli.py",
+        "test_a_malformed_evaluation_time_in_a_snapshot_is_an_input_error",
+    ),
+    "thousands of problems, quickly": (
+        "test_cli.py",
+        "test_thousands_of_problems_are_reported_quickly",
+    ),
+    "a malformed Redis URL": (
+        "test_publish.py",
+        "test_a_malformed_redis_url_is_an_input_error_naming_its_source",
+    ),
+    "a malformed Redis option": (
+        "test_publish.py",
+        "test_a_malformed_redis_option_is_named_as_the_option",
+    ),
+    "an unreachable or silent Prometheus": (
+        "test_run_scenarios.py",
+        "test_an_unreachable_prometheus_changes_nothing",
+    ),
+    "a branch moved twice": (
+        "test_run_scenarios.py",
+        "test_a_branch_moved_twice_stops_with_a_conflict_and_touches_no_pull_request",
+    ),
+    "an open pull request reverted": (
+        "test_revert.py",
+        "test_an_open_pull_request_cannot_be_reverted",
+    ),
+}
+
+
+def test_the_cases_tested_elsewhere_still_exist() -> None:
+    for where, name in ELSEWHERE.values():
+        tree = ast.parse((TESTS / where).read_text(encoding="utf-8"))
+        names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert name in names, f"{where}::{name} is gone: move its case into this module"
+
+
+# --- Messages and escapes: a copy of the demo folder, in a git repository. -------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    folder = tmp_path / "repo"
+    shutil.copytree(DEMO, folder)
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "add", "--all")
+    git(folder, "commit", "-q", "-m", "start")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, .git included: what "nothing was written" compares."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    """A bad input: how to make it in the demo repository, the command, and the answer."""
+
+    name: str
+    make: Callable[[Path], None]
+    argv: tuple[str, ...]
+    exit_code: int
+    stderr: str
+    environ: tuple[tuple[str, str], ...] = ()
+    stdout: str = ""
+
+
+def _append_policy(text: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        policy = folder / ".github" / "rampbot.yml"
+        original = policy.read_text(encoding="utf-8").replace("flags_file: flags.json\n", "")
+        policy.write_text(original + text, encoding="utf-8")
+
+    return make
+
+
+def _rename_tenant(name: str) -> Callable[[Path], None]:
+    def make(folder: Path) -> None:
+        flags = folder / "flags.json"
+        flags.write_text(
+            flags.read_text(encoding="utf-8").replace('"acme"', json.dumps(name)), encoding="utf-8"
+        )
+
+    return make
+
+
+def _damage_history(folder: Path) -> None:
+    """Remove the object of the first commit: git log cannot walk the history any more."""
+    commit = git(folder, "rev-parse", "HEAD").strip()
+    (folder / "flags.json").write_text(
+        (folder / "flags.json").read_text(encoding="utf-8").replace('"pct": 10', '"pct": 25', 1)
+    )
+    git(folder, "commit", "-q", "-am", "a step by hand")
+    (folder / ".git" / "objects" / commit[:2] / commit[2:]).unlink()
+
+
+INJECTED = "nofile\n::error title=PWNED::x\x1b]0;owned\x07\u202e"
+INJECTED_SHOWN = "nofile\\n::error title=PWNED::x\\x1b]0;owned\\x07\\u202e"
+
+CASES = [
+    Case(
+        name="a policy value that would be a workflow command",
+        make=_append_policy(f"flags_file: {json.dumps(INJECTED)}\n"),
+        argv=("validate",),
+        exit_code=1,
+        stderr=(
+            f"{INJECTED_SHOWN}: no such flags file; pass --flags PATH or set flags_file in the "
+            "policy\n"
+        ),
+    ),
+    Case(
+        name="the same in GitHub Actions: one annotation, its text escaped",
+        make=_append_policy(f"flags_file: {json.dumps(INJECTED)}\n"),
+        argv=("validate",),
+        environ=(("GITHUB_ACTIONS", "true"),),
+        exit_code=1,
+        stderr=(
+            f"{INJECTED_SHOWN}: no such flags file; pass --flags PATH or set flags_file in the "
+            "policy\n"
+            "::error file=nofile\\n%3A%3Aerror title=PWNED%3A%3Ax\\x1b]0;owned\\x07\\u202e::"
+            f"{INJECTED_SHOWN}: no such flags file; pass --flags PATH or set flags_file in the "
+            "policy\n"
+        ),
+    ),
+    Case(
+        name="a flags path that starts like a workflow command",
+        make=lambda folder: None,
+        argv=("validate", "--flags", "::error::x"),
+        exit_code=1,
+        stderr="\\x3a:error::x: no such flags file; pass --flags PATH or set flags_file in the policy\n",
+    ),
+    Case(
+        name="git cannot read the history",
+        make=_damage_history,
+        argv=("history",),
+        exit_code=EXIT_SERVICE,
+        stderr="",  # git's own words vary by version: checked by prefix in the test below
+    ),
+]
+
+
+def _stderr_prefix(case: Case) -> str | None:
+    return (
+        "git log failed: error: Could not read "
+        if case.name == "git cannot read the history"
+        else None
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_input(case: Case, repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case.make(repo)
+    before = snapshot(repo)
+    code = main(["-C", str(repo), *case.argv], environ=dict(case.environ))
+    captured = capsys.readouterr()
+    assert code == case.exit_code, captured.err
+    prefix = _stderr_prefix(case)
+    if prefix is None:
+        assert captured.err == case.stderr
+    else:
+        assert captured.err.startswith(prefix), captured.err
+        assert captured.err.endswith(
+            "; check the repository (git status, git fsck) and run rampbot again\n"
+        )
+        assert captured.err.count("\n") == 1
+    assert captured.out == case.stdout
+    assert snapshot(repo) == before
+
+
+def test_no_human_line_starts_a_workflow_command(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In Actions, the only line that starts with `::` is rampbot's own annotation."""
+    _append_policy(f"flags_file: {json.dumps(INJECTED)}\n")(repo)
+    for environ in ({}, {"GITHUB_ACTIONS": "true"}):
+        assert main(["-C", str(repo), "validate"], environ=environ) == 1
+        lines = capsys.readouterr().err.splitlines()
+        commands = [line for line in lines if line.lstrip().startswith("::")]
+        assert len(commands) == (1 if environ else 0)
+        assert all(line.startswith("::error file=") for line in commands)
+        assert all("\x1b" not in line and "\u202e" not in line for line in lines)
+
+
+EVIL_TENANT = "ev\x1b]0;x\x07il\n::error::y\u202e"
+EVIL_TENANT_SHOWN = "ev\\x1b]0;x\\x07il\\n::error::y\\u202e"
+
+
+def test_the_health_table_escapes_tenant_names(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _append_policy("flags_file: flags.json\n")(repo)
+    policy = repo / ".github" / "rampbot.yml"
+    policy.write_text(
+        "".join(
+            line
+            for line in policy.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not line.startswith("tenants:")
+        )
+    )
+    health = {"tenants": {EVIL_TENANT: {"coverage": 99}}, "alerts": []}
+    (repo / "evil.json").write_text(json.dumps(health), encoding="utf-8")
+    assert main(["-C", str(repo), "health", "--health", "evil.json"], environ={}) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [row] = [line for line in lines if line.startswith("ev")]
+    assert row.split()[:2] == [EVIL_TENANT_SHOWN, "99"]
+    header = lines[1]
+    assert row.index("99") == header.index("coverage")  # the columns still line up
+
+
+def test_history_escapes_author_names(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    flags = repo / "flags.json"
+    flags.write_text(flags.read_text(encoding="utf-8").replace('"pct": 10', '"pct": 25', 1))
+    name = "Mal\x1b[2J\x1b]8;;http://x\x07\u202elory"
+    subprocess.run(
+        ["git", "commit", "-q", "-am", "by hand"],
+        cwd=repo,
+        check=True,
+        env={**os.environ, "GIT_AUTHOR_NAME": name},
+    )
+    assert main(["-C", str(repo), "history"], environ={}) == 0
+    out = capsys.readouterr().out
+    assert "Mal\\x1b[2J\\x1b]8;;http://x\\x07\\u202elory" in out
+    assert not any(char in out for char in "\x1b\x07\u202e")
+
+
+def test_a_redis_url_without_a_password_is_shown_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "flags.json").write_text((DEMO / "flags.json").read_text(encoding="utf-8"))
+    url = "redis://127.0.0.1:9/0"  # nobody listens on the discard port
+    environ = {"RAMPBOT_REDIS_URL": url}
+    code = main(["-C", str(tmp_path), "publish"], environ=environ)
+    err = capsys.readouterr().err
+    assert code == EXIT_SERVICE
+    assert err.startswith(f"Redis at {url}: ")
+    assert "***" not in err
+    with_password = "redis://:pw-s3cret@127.0.0.1:9/0"
+    code = main(["-C", str(tmp_path), "publish"], environ={"RAMPBOT_REDIS_URL": with_password})
+    err = capsys.readouterr().err
+    assert err.startswith("Redis at redis://127.0.0.1:9/0: ")
+    assert "pw-s3cret" not in err
+
+
+def test_git_missing_from_path_is_a_message(repo: Path) -> None:
+    python = Path(sys.executable)
+    environ = {**os.environ, "PATH": str(python.parent)}
+    if shutil.which("git", path=environ["PATH"]):
+        pytest.skip("git lives next to python here")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "-C", str(repo), "history"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (
+        EXIT_SERVICE,
+        "git: command not found; install git and make sure it is on PATH\n",
+    )
+
+
+# --- Faults of the process: a reader that goes away, Ctrl-C, kill. ---
+
+
+def _rampbot_process(*args: str, cwd: Path, **options: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        [sys.executable, "-m", "bot", *args], cwd=cwd, **options
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("demo",), ("history",), ("plan", "--health", "health.json"), ("validate",)],
+    ids=["demo", "history", "plan", "validate"],
+)
+def test_a_reader_that_went_away_gets_quiet(args: tuple[str, ...], repo: Path) -> None:
+    """`rampbot demo | head -3`: no internal error, no traceback, the shell's code for SIGPIPE."""
+    cwd = ROOT if args == ("demo",) else repo
+    process = _rampbot_process(*args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    # The reader closes before rampbot writes: its first line finds the pipe closed, whatever
+    # the timing (a reader closing after some lines races with rampbot finishing first).
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    assert (process.wait(timeout=60), stderr) == (EXIT_BROKEN_PIPE, "")
+
+
+@pytest.fixture
+def silent_prometheus() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(60)
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("sent", "exit_code"),
+    [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)],
+    ids=["ctrl-c", "kill"],
+)
+def test_a_signal_stops_rampbot_without_a_traceback(
+    sent: signal.Signals, exit_code: int, repo: Path, silent_prometheus: socket.socket
+) -> None:
+    url = f"http://127.0.0.1:{silent_prometheus.getsockname()[1]}"
+    before = snapshot(repo)
+    process = _rampbot_process(
+        "apply", "--prometheus-url", url, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    connection, _ = silent_prometheus.accept()  # rampbot is waiting for Prometheus now
+    try:
+        process.send_signal(sent)
+        out, err = process.communicate(timeout=60)
+    finally:
+        connection.close()
+        silent_prometheus.close()
+    assert (process.returncode, err.decode(), out.decode()) == (exit_code, "", "")
+    assert snapshot(repo) == before
+
+
+# --- Commands that push and open pull requests: the origin and the GitHub double. ---
+
+
+def move_revert_branch_on_push(clone: Path, origin: BareRepo, branch: str, sha: str) -> None:
+    """A pre-push hook that points ``branch`` on the origin at ``sha`` first: another push won."""
+    hook = clone / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        f"""#!{sys.executable}
+import os, subprocess
+env = {{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}}
+subprocess.run(
+    ["git", "--git-dir", {str(origin.path)!r}, "update-ref", "refs/heads/{branch}", {sha!r}],
+    check=True, env=env,
+)
+"""
+    )
+    hook.chmod(0o755)
+
+
+def test_a_revert_whose_branch_moved_is_a_conflict_not_an_internal_error(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    github_clone: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    snapshot_file = tmp_path / "acme.json"
+    snapshot_file.write_text(json.dumps({"tenants": {"acme": HEALTHY}, "alerts": []}))
+    assert run_with(github_env, snapshot_file)[0] == 0
+    [pull] = open_pulls(github_double)
+    merge = github_double.merge(pull.number)
+    branch = f"rampbot/revert-{pull.number}"
+    move_revert_branch_on_push(github_clone, github_origin, branch, merge)
+    requests_before = len(writes(github_double))
+    capsys.readouterr()
+
+    code, out = rampbot(github_env, "revert", str(pull.number), capsys=capsys)
+
+    assert code == EXIT_CONFLICT, out
+    assert out.startswith(f"{branch} moved on origin: ")
+    assert out.endswith(
+        f"; someone else pushed {branch} since rampbot fetched it; nothing was opened. Run "
+        f"rampbot revert {pull.number} again\n"
+    )
+    assert out.count("\n") == 1
+    assert github_origin.resolve(f"refs/heads/{branch}") == merge  # the other push stands
+    assert len(writes(github_double)) == requests_before
+    assert open_pulls(github_double) == []

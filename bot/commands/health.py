@@ -19,6 +19,7 @@ from bot.health import Health, HealthSource, Reading
 from bot.inputs import load_policy, load_snapshot
 from bot.policy import Policy, format_number
 from bot.prometheus import Connection, PrometheusHealth
+from bot.terminal import printable
 from bot.urls import shown_url
 
 HELP = "print each tenant's signals over the bake window, as read from Prometheus or a snapshot"
@@ -201,7 +202,9 @@ def health_to_table(
     if health.every_tenant:
         tenants.append(None)
     for tenant in tenants:
-        row = [tenant or EVERY_TENANT_ROW]
+        # A tenant name comes from Prometheus labels or a snapshot: escaped before it is
+        # measured, so that a newline or an escape sequence can neither break nor shift a row.
+        row = [printable(tenant) if tenant is not None else EVERY_TENANT_ROW]
         for signal in policy.signals:
             reading = (
                 health.reading(tenant, signal.name)
@@ -228,7 +231,10 @@ def health_to_table(
         lines.append("* outside the healthy condition")
     if health.alerts:
         firing = "; ".join(
-            f"{alert.name} ({alert.severity or 'no severity'}) for {alert.tenant or 'every tenant'}"
+            printable(
+                f"{alert.name} ({alert.severity or 'no severity'}) for "
+                f"{alert.tenant or 'every tenant'}"
+            )
             for alert in health.alerts
         )
         lines.append(f"firing alerts: {firing}")

@@ -14,6 +14,7 @@ from bot.commands.publish import flags_file, policy_if_any
 from bot.errors import InputError
 from bot.history import FlagsVersion
 from bot.ledger import Change, MergedCommit, ledger, select
+from bot.terminal import printable
 
 HELP = "show every change of each tenant's percentage: when, from -> to, by whom, PR, evidence"
 
@@ -109,7 +110,9 @@ def table(changes: Sequence[Change]) -> str:
     """A plain text table, one line per change, columns padded to their widest cell."""
     if not changes:
         return "no change of a percentage in the history\n"
-    rows = [_COLUMNS, *(_row(change) for change in changes)]
+    # Cells are escaped before they are measured: an author's name or a tenant's may hold a
+    # control character, which would shift the columns or reach the terminal raw.
+    rows = [_COLUMNS, *(tuple(map(printable, _row(change))) for change in changes)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS) - 1)]
     lines = [
         "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])

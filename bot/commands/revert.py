@@ -17,11 +17,12 @@ from typing import Any
 from bot import git as gitrepo
 from bot.commands.context import add_git_options, make_context
 from bot.commands.options import add_policy_option
-from bot.errors import InputError
+from bot.errors import ConflictError, InputError
 from bot.history import effective_percentages
 from bot.inputs import load_policy
 from bot.ramp_pr import LABEL, ROLLBACK_LABEL, PullRequest
 from bot.trailers import DecisionTrailer, parse_trailers, revert_trailer_lines
+from bot.urls import without_credentials
 
 HELP = "open a pull request reverting the merge of a merged rampbot pull request"
 
@@ -94,13 +95,19 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         identity=context.identity,
         flags_path=flags_path,
     )
-    gitrepo.push(
-        repo,
-        remote=context.remote,
-        commit=commit,
-        branch=branch,
-        expected=gitrepo.resolve(repo, f"{context.remote}/{branch}"),
-    )
+    try:
+        gitrepo.push(
+            repo,
+            remote=context.remote,
+            commit=commit,
+            branch=branch,
+            expected=gitrepo.resolve(repo, f"{context.remote}/{branch}"),
+        )
+    except gitrepo.PushRejected as rejected:
+        raise ConflictError(
+            f"{without_credentials(str(rejected))}; someone else pushed {branch} since rampbot "
+            f"fetched it; nothing was opened. Run rampbot revert {original.number} again"
+        ) from None
     opened = github.open_pull_request(
         head=branch,
         base=original.base_ref,
