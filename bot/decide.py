@@ -6,14 +6,16 @@ the network or the environment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import NamedTuple
 
 from bot.duration import format_duration
-from bot.flags import MAX_TENANT_NAME, TENANT_NAME, FeatureFlag, FlagChange, Flags
+from bot.flags import MAX_TENANT_NAME, TENANT_NAME, FeatureFlag, FlagChange, Flags, TenantFlag
 from bot.health import Alert, Health
 from bot.policy import Condition, NoData, Policy, Ramp, RollbackTo, Signal, format_number
 
@@ -63,19 +65,114 @@ class Evidence:
         return f"{measured} {self.condition.breach_text()}{critical}"
 
 
+class Kind(Enum):
+    """Which rule decided, for code to read (render groups holds by it); ``reasons`` say why."""
+
+    PAUSED = "paused"  # a person paused the feature or the tenant
+    UNUSABLE_NAME = "unusable name"  # the tenant's name cannot be a key of flags.json
+    CRITICAL = "critical"  # a critical breach or a firing alert of a rollback severity
+    BREACH = "breach"
+    NO_DATA = "no data"  # a hold, or a rollback under ``no_data: rollback``
+    HELD = "held after a rollback"  # the tenant's hold marker is set
+    BAKING = "baking"  # changed less than the bake time ago
+    HEALTHY = "healthy"
+    AT_MAXIMUM = "at the maximum"  # healthy, but there is no step up left
+    AT_MINIMUM = "at the minimum"  # a breach or a rollback, but there is no step down left
+
+
+# Decision.note for a pause: who paused.
+PAUSED_FEATURE = "feature"
+PAUSED_TENANT = "tenant"
+
+
 class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well under a second
     tenant: str
     feature: str
     from_pct: int
     to_pct: int
     action: Action
-    reasons: tuple[str, ...]
+    kind: Kind
     evidence: tuple[Evidence, ...] = ()
     alerts: tuple[Alert, ...] = ()
+    # What the kind's reason quotes: who paused (PAUSED_FEATURE or PAUSED_TENANT), the hold
+    # marker (HELD), the bake time as the policy writes it (BAKING).
+    note: str = ""
+    changed_at: datetime | None = None  # when the percentage last changed, where known
+    age: int | None = None  # seconds from changed_at to the evaluation (BAKING)
 
     @property
     def changed(self) -> bool:
         return self.to_pct != self.from_pct
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why, for people; written on demand, as most decisions of a large plan are not shown."""
+        return _reasons(self)
+
+
+def _reasons(decision: Decision) -> tuple[str, ...]:
+    kind, feature, tenant = decision.kind, decision.feature, decision.tenant
+    if kind is Kind.PAUSED:
+        if decision.note == PAUSED_FEATURE:
+            return (f"feature {feature} is paused",)
+        return (f"tenant {tenant} is paused for {feature}",)
+    if kind is Kind.UNUSABLE_NAME:
+        shown = tenant
+        if len(tenant) > MAX_TENANT_NAME:
+            shown = f"{tenant[:40]}... ({len(tenant)} characters)"
+        return (
+            f"tenant name {shown!r} cannot be a key in flags.json (at most {MAX_TENANT_NAME} "
+            "letters, digits, '_', '.', ':' and '-', starting with a letter or digit); rename "
+            "it in the signals' labels",
+        )
+    healthy = tuple(str(evidence) for evidence in decision.evidence)
+    if kind is Kind.HEALTHY:
+        return healthy
+    if kind is Kind.AT_MAXIMUM:
+        return (*healthy, f"already at the maximum, {decision.from_pct}%")
+    if kind is Kind.HELD:
+        return (
+            f"held after a rollback ({decision.note}); delete "
+            f"features.{feature}.tenants.{tenant}.hold to resume the ramp",
+            *healthy,
+        )
+    if kind is Kind.BAKING:
+        if decision.age is not None and decision.age >= 0:
+            waited = f"for {format_duration(timedelta(seconds=decision.age))}"
+        else:
+            assert decision.changed_at is not None
+            since = decision.changed_at.isoformat(timespec="seconds")
+            waited = f"since {since}, after the evaluation time"
+        return (
+            f"at {decision.from_pct}% {waited}, less than the bake time of {decision.note}",
+            *healthy,
+        )
+    # CRITICAL, BREACH, NO_DATA, or one of them with no step down left (AT_MINIMUM).
+    rule = kind if kind is not Kind.AT_MINIMUM else _rule_of(decision)
+    if rule is Kind.CRITICAL:
+        reasons = [
+            str(e) for e in decision.evidence if e.verdict is Verdict.BREACHED and e.critical
+        ] + [f"alert {alert.name} ({alert.severity}) firing" for alert in decision.alerts]
+    elif rule is Kind.BREACH:
+        reasons = [str(e) for e in decision.evidence if e.verdict is Verdict.BREACHED]
+    else:
+        reasons = [str(e) for e in decision.evidence if e.verdict is Verdict.NO_DATA]
+        if decision.action is Action.ROLLBACK or kind is Kind.AT_MINIMUM:
+            reasons.append("no_data: rollback")
+    if kind is Kind.AT_MINIMUM:
+        reasons.append(f"already at the minimum, {decision.from_pct}%")
+    return tuple(reasons)
+
+
+def _rule_of(decision: Decision) -> Kind:
+    """The rule that asked to go down: the first that holds, in decide's order."""
+    if decision.alerts or any(
+        e.verdict is Verdict.BREACHED and e.critical for e in decision.evidence
+    ):
+        return Kind.CRITICAL
+    if any(e.verdict is Verdict.BREACHED for e in decision.evidence):
+        return Kind.BREACH
+    return Kind.NO_DATA
 
 
 @dataclass(frozen=True)
@@ -137,29 +234,24 @@ def decide(
     """Decide every tenant of every feature in the policy, independently."""
     window = policy.bake_time_text
     judged: dict[str, _Judged] = {}  # health is judged once per tenant, whatever the features
-    decisions = []
+    decisions: list[Decision] = []
     # A tenant named under any feature is a tenant of every feature: an alert for every tenant
     # must reach it in all of them, not only where the file happens to name it (issue 9).
     tenants = tenants_for(policy, health, named=flags_tenants(flags))
-    for feature_name, ramp in policy.features.items():
-        feature = flags.features[feature_name]
-        for tenant in tenants:
-            if len(tenant) > MAX_TENANT_NAME or not TENANT_NAME.match(tenant):
-                decisions.append(_unusable_name(feature_name, feature, tenant))
-                continue
-            if tenant not in judged:
-                judged[tenant] = _judge_tenant(policy, health, tenant, window)
-            decisions.append(
-                _decide_tenant(
-                    policy,
-                    ramp=ramp,
-                    feature_name=feature_name,
-                    feature=feature,
-                    tenant=tenant,
-                    judged=judged[tenant],
-                    now=now,
-                    changed_at=last_change.get((feature_name, tenant)),
-                )
+    with _no_collection():
+        for feature_name, ramp in policy.features.items():
+            feature = flags.features[feature_name]
+            _decide_feature(
+                policy,
+                feature_name=feature_name,
+                ramp=ramp,
+                feature=feature,
+                tenants=tenants,
+                judge=lambda tenant: _judge_tenant(policy, health, tenant, window),
+                judged=judged,
+                now=now,
+                last_change=last_change,
+                into=decisions,
             )
     return Plan(
         decisions=tuple(decisions),
@@ -170,24 +262,123 @@ def decide(
     )
 
 
-def _unusable_name(feature_name: str, feature: FeatureFlag, tenant: str) -> Decision:
-    # A label value from Prometheus can be anything; one that cannot be a key of flags.json is
-    # held with a reason instead of failing the whole run for every other tenant.
-    shown = tenant
-    if len(tenant) > MAX_TENANT_NAME:
-        shown = f"{tenant[:40]}... ({len(tenant)} characters)"
-    return Decision(
-        tenant=tenant,
-        feature=feature_name,
-        from_pct=feature.pct_for(tenant),
-        to_pct=feature.pct_for(tenant),
-        action=Action.HOLD,
-        reasons=(
-            f"tenant name {shown!r} cannot be a key in flags.json (at most {MAX_TENANT_NAME} "
-            "letters, digits, '_', '.', ':' and '-', starting with a letter or digit); rename "
-            "it in the signals' labels",
-        ),
-    )
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    # The loop only adds objects and frees none, so the collector's passes over a growing heap
+    # find nothing: they were a fifth of decide's time at 100,000 decisions (issue 14).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Schedule:
+    """A ramp's steps up and down, each worked out once per percentage: a lookup table."""
+
+    def __init__(self, policy: Policy, ramp: Ramp) -> None:
+        self.ramp = ramp
+        self.to_min = policy.rollback is RollbackTo.MIN
+        self.ups: dict[int, int] = {}
+        self.downs: dict[int, int] = {}
+
+    def up(self, pct: int) -> int:
+        step = self.ups.get(pct)
+        if step is None:
+            step = self.ups[pct] = self.ramp.up(pct)
+        return step
+
+    def down(self, pct: int) -> int:
+        step = self.downs.get(pct)
+        if step is None:
+            step = self.downs[pct] = self.ramp.down(pct)
+        return step
+
+    def rollback(self, pct: int) -> int:
+        return self.ramp.min if self.to_min else self.down(pct)
+
+
+def _decide_feature(
+    policy: Policy,
+    *,
+    feature_name: str,
+    ramp: Ramp,
+    feature: FeatureFlag,
+    tenants: Iterable[str],
+    judge: Callable[[str], _Judged],
+    judged: dict[str, _Judged],
+    now: datetime,
+    last_change: LastChange,
+    into: list[Decision],
+) -> None:
+    """Decide one feature's tenants, in the order of the rules below, into ``into``."""
+    schedule = _Schedule(policy, ramp)
+    own = feature.tenants or {}
+    no_flag = TenantFlag()
+    bake_time, bake_text = policy.bake_time, policy.bake_time_text
+    no_data_rollback = policy.no_data is NoData.ROLLBACK
+    for tenant in tenants:
+        health = judged.get(tenant)
+        if health is None:
+            health = judged[tenant] = judge(tenant)
+        tenant_flag = own.get(tenant) or no_flag
+        current = feature.pct if tenant_flag.pct is None else tenant_flag.pct
+        changed_at = last_change.get((feature_name, tenant)) if last_change else None
+        note: str = ""
+        age: int | None = None
+        kind: Kind
+        action: Action
+        rule = health.rule
+        # 0. A label value from Prometheus can be anything; one that cannot be a key of
+        # flags.json is held with a reason instead of failing the run for every other tenant.
+        if rule is Kind.UNUSABLE_NAME:
+            kind, action, to_pct = rule, Action.HOLD, current
+        # 1. A person said to leave it alone.
+        elif feature.paused or tenant_flag.paused:
+            kind, action, to_pct = Kind.PAUSED, Action.HOLD, current
+            note = PAUSED_FEATURE if feature.paused else PAUSED_TENANT
+        # 2. A critical breach or a firing alert of a rollback severity.
+        elif rule is Kind.CRITICAL:
+            kind, action, to_pct = rule, Action.ROLLBACK, schedule.rollback(current)
+        # 3. Any other breach.
+        elif rule is Kind.BREACH:
+            kind, action, to_pct = rule, Action.DOWN, schedule.down(current)
+        # 4. Missing data: never a reason to go up, and only by choice a reason to go down.
+        elif rule is Kind.NO_DATA:
+            if no_data_rollback:
+                kind, action, to_pct = rule, Action.ROLLBACK, schedule.rollback(current)
+            else:
+                kind, action, to_pct = rule, Action.HOLD, current
+        # 5. Held since a rollback, until a person deletes the marker.
+        elif tenant_flag.hold is not None:
+            kind, action, to_pct, note = Kind.HELD, Action.HOLD, current, tenant_flag.hold
+        # 6. Not baked yet.
+        elif changed_at is not None and now - changed_at < bake_time:
+            kind, action, to_pct, note = Kind.BAKING, Action.HOLD, current, bake_text
+            age = int((now - changed_at).total_seconds())
+        # 7. Healthy over the whole window.
+        else:
+            kind, action, to_pct = Kind.HEALTHY, Action.UP, schedule.up(current)
+        if to_pct == current and action is not Action.HOLD:
+            kind = Kind.AT_MAXIMUM if action is Action.UP else Kind.AT_MINIMUM
+            action = Action.HOLD
+        into.append(
+            Decision(
+                tenant,
+                feature_name,
+                current,
+                to_pct,
+                action,
+                kind,
+                health.evidence,
+                health.alerts,
+                note,
+                changed_at,
+                age,
+            )
+        )
 
 
 def flags_tenants(flags: Flags) -> set[str]:
@@ -207,42 +398,32 @@ def tenants_for(policy: Policy, health: Health, *, named: Iterable[str]) -> list
     return sorted(set(health.readings) | set(named))
 
 
-@dataclass(frozen=True)
-class _Judged:
-    """One tenant's health judged against the policy, with the reasons each rule would quote."""
+class _Judged(NamedTuple):
+    """One tenant's health judged against the policy: the evidence, and the rule it calls for."""
 
     evidence: tuple[Evidence, ...]
-    alerts: tuple[Alert, ...]
-    critical: list[str]  # critical breaches and firing alerts of a rollback severity
-    breached: list[str]
-    missing: list[str]
-    healthy: list[str]
+    alerts: tuple[Alert, ...]  # firing, of a rollback severity
+    rule: Kind | None  # UNUSABLE_NAME, CRITICAL, BREACH, NO_DATA, or None when healthy
 
 
 def _judge_tenant(policy: Policy, health: Health, tenant: str, window: str) -> _Judged:
+    if len(tenant) > MAX_TENANT_NAME or not TENANT_NAME.match(tenant):
+        return _Judged((), (), Kind.UNUSABLE_NAME)
     evidence = tuple(_judge(signal, health, tenant, window) for signal in policy.signals)
     alerts = tuple(
         alert
         for alert in health.alerts_for(tenant)
         if (alert.severity or "").lower() in policy.rollback_severities
     )
-
-    def reasons(verdict: Verdict, *, critical: bool | None = None) -> list[str]:
-        return [
-            str(e)
-            for e in evidence
-            if e.verdict is verdict and (critical is None or e.critical == critical)
-        ]
-
-    return _Judged(
-        evidence=evidence,
-        alerts=alerts,
-        critical=reasons(Verdict.BREACHED, critical=True)
-        + [f"alert {alert.name} ({alert.severity}) firing" for alert in alerts],
-        breached=reasons(Verdict.BREACHED),
-        missing=reasons(Verdict.NO_DATA),
-        healthy=[str(e) for e in evidence],
-    )
+    verdicts = {(e.verdict, e.critical) for e in evidence}
+    rule = None
+    if alerts or (Verdict.BREACHED, True) in verdicts:
+        rule = Kind.CRITICAL
+    elif (Verdict.BREACHED, False) in verdicts:
+        rule = Kind.BREACH
+    elif any(verdict is Verdict.NO_DATA for verdict, _ in verdicts):
+        rule = Kind.NO_DATA
+    return _Judged(evidence, alerts, rule)
 
 
 def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence:
@@ -268,88 +449,3 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
         samples=reading.samples,
         not_finite=reading.not_finite,
     )
-
-
-def _decide_tenant(
-    policy: Policy,
-    *,
-    ramp: Ramp,
-    feature_name: str,
-    feature: FeatureFlag,
-    tenant: str,
-    judged: _Judged,
-    now: datetime,
-    changed_at: datetime | None,
-) -> Decision:
-    current = feature.pct_for(tenant)
-
-    def decision(action: Action, to_pct: int, reasons: list[str]) -> Decision:
-        if to_pct == current and action is not Action.HOLD:
-            edge = "minimum" if action is not Action.UP else "maximum"
-            reasons = [*reasons, f"already at the {edge}, {current}%"]
-            action = Action.HOLD
-        return Decision(
-            tenant=tenant,
-            feature=feature_name,
-            from_pct=current,
-            to_pct=to_pct,
-            action=action,
-            reasons=tuple(reasons),
-            evidence=judged.evidence,
-            alerts=judged.alerts,
-        )
-
-    tenant_flag = feature.tenant(tenant)
-    # 1. A person said to leave it alone.
-    if feature.paused:
-        return decision(Action.HOLD, current, [f"feature {feature_name} is paused"])
-    if tenant_flag.paused:
-        return decision(Action.HOLD, current, [f"tenant {tenant} is paused for {feature_name}"])
-    # 2. A critical breach or a firing alert of a rollback severity.
-    if judged.critical:
-        return decision(Action.ROLLBACK, _rollback_to(policy, ramp, current), judged.critical)
-    # 3. Any other breach.
-    if judged.breached:
-        return decision(Action.DOWN, ramp.down(current), judged.breached)
-    # 4. Missing data: never a reason to go up, and only by choice a reason to go down.
-    if judged.missing:
-        if policy.no_data is NoData.ROLLBACK:
-            return decision(
-                Action.ROLLBACK,
-                _rollback_to(policy, ramp, current),
-                [*judged.missing, "no_data: rollback"],
-            )
-        return decision(Action.HOLD, current, judged.missing)
-    # 5. Held since a rollback, until a person deletes the marker.
-    if tenant_flag.hold is not None:
-        return decision(
-            Action.HOLD,
-            current,
-            [
-                f"held after a rollback ({tenant_flag.hold}); delete "
-                f"features.{feature_name}.tenants.{tenant}.hold to resume the ramp",
-                *judged.healthy,
-            ],
-        )
-    # 6. Not baked yet.
-    if changed_at is not None and now - changed_at < policy.bake_time:
-        age = int((now - changed_at).total_seconds())
-        waited = (
-            f"for {format_duration(timedelta(seconds=age))}"
-            if age >= 0
-            else f"since {changed_at.isoformat(timespec='seconds')}, after the evaluation time"
-        )
-        return decision(
-            Action.HOLD,
-            current,
-            [
-                f"at {current}% {waited}, less than the bake time of {policy.bake_time_text}",
-                *judged.healthy,
-            ],
-        )
-    # 7. Healthy over the whole window.
-    return decision(Action.UP, ramp.up(current), judged.healthy)
-
-
-def _rollback_to(policy: Policy, ramp: Ramp, current: int) -> int:
-    return ramp.min if policy.rollback is RollbackTo.MIN else ramp.down(current)

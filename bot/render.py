@@ -372,28 +372,10 @@ def _compact(
 # --- Sections -------------------------------------------------------------------------------
 
 
-def _hold_kind(decision: Decision) -> str:
-    # The reasons are written by bot.decide; a pause comes first there too.
-    reasons = " ".join(decision.reasons)
-    if " is paused" in reasons:
-        return "paused"
-    if any(e.verdict is Verdict.NO_DATA for e in decision.evidence):
-        return "no data"
-    if "held after a rollback" in reasons:
-        return "held after a rollback"
-    if "less than the bake time" in reasons:
-        return "baking"
-    if "already at the maximum" in reasons:
-        return "at the maximum"
-    if "already at the minimum" in reasons:
-        return "at the minimum"
-    return "other"
-
-
 def _holds_summary(holds: Sequence[Decision]) -> str:
     groups: dict[str, list[Decision]] = {}
     for decision in holds:
-        groups.setdefault(_hold_kind(decision), []).append(decision)
+        groups.setdefault(decision.kind.value, []).append(decision)
     lines = [f"**{_count(len(holds), 'hold')}**, by reason:", ""]
     for kind, members in sorted(groups.items(), key=lambda item: -len(item[1])):
         names = ", ".join(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.decide import Evidence, Verdict
 from bot.flags import Flags, parse_flags
 from bot.health import Alert, Health, Reading
-from bot.policy import Policy, parse_policy
+from bot.policy import Condition, Policy, parse_policy
 
 POLICY_YAML = """\
 tenants: [acme, globex]
@@ -47,4 +48,17 @@ def health(values: dict[str, dict[str, float | None]], alerts: tuple[Alert, ...]
             for tenant, signals in values.items()
         },
         alerts=alerts,
+    )
+
+
+def healthy_evidence(signal: str, value: float, condition: str = ">= 95") -> Evidence:
+    """A healthy measurement of ``signal`` over 30m, as decide would quote it."""
+    return Evidence(
+        signal=signal,
+        aggregate="min",
+        value=value,
+        condition=Condition.parse(condition),
+        window="30m",
+        verdict=Verdict.HEALTHY,
+        critical=False,
     )

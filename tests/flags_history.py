@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.decide import Action, Decision, Plan
+from bot.decide import Action, Decision, Kind, Plan
 from bot.flags import apply_changes, parse_flags
 from bot.ledger import By
 from bot.trailers import DecisionTrailer, Pair, commit_message, decision_trailer
 from bot.trailers import revert_trailer_lines as reverts_lines
+from tests.builders import healthy_evidence
 
 SCHEDULE = (0, 1, 5, 10, 25, 50, 100)
 TENANTS = ("acme", "globex", "initech", "umbrella")
@@ -164,9 +165,12 @@ class FlagsRepo:
                 after, action = SCHEDULE[max(0, index - 1)], Action.DOWN
             else:
                 after, action = SCHEDULE[1], Action.UP
-            reason = f"coverage min {90 + rng.randrange(10)}.0 over 30m >= 95"
+            evidence = (
+                healthy_evidence("coverage", 90 + rng.randrange(10)),
+                healthy_evidence("divergence", 0, "<= 0"),
+            )
             decisions.append(
-                Decision(tenant, feature, before, after, action, reasons=(reason, "divergence 0"))
+                Decision(tenant, feature, before, after, action, Kind.HEALTHY, evidence)
             )
         plan = Plan(decisions=tuple(decisions), evaluated_at=evaluated_at, window="30m")
         message = commit_message(plan, self.last_decision)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.decide import Action, Plan, Verdict, decide
+from bot.decide import Action, Kind, Plan, Verdict, decide
 from bot.health import Alert
 from tests.builders import GREEN, flags, health, policy
 
@@ -272,4 +272,168 @@ def test_a_change_dated_after_the_evaluation_time_holds_and_says_so():
     assert decision.reasons[0] == (
         "at 0% since 2026-11-26T11:30:00+00:00, after the evaluation time, "
         "less than the bake time of 30m"
+    )
+
+
+# --- kinds: what code reads, beside the reasons people read -------------------------------
+
+
+def reference_decision(chosen, document, values, alerts, changed_at):
+    """Action, target and reasons for acme/receipts, written out rule by rule from the README.
+
+    The slow path that decide's lookup tables and on-demand reasons must agree with.
+    """
+    feature = flags(document).features["receipts"]
+    ramp = chosen.features["receipts"]
+    current = feature.pct_for("acme")
+    tenant = feature.tenant("acme")
+    judged = [
+        (signal, values.get(signal.name)) for signal in chosen.signals
+    ]  # (signal, value or None)
+    texts = {}
+    for signal, value in judged:
+        if value is None:
+            texts[signal.name] = ("no data", f"{signal.name}: no data over 30m")
+        elif value != value:  # NaN
+            texts[signal.name] = ("no data", f"{signal.name}: not a finite number over 30m")
+        elif signal.healthy.holds(value):
+            texts[signal.name] = (
+                "healthy",
+                f"{signal.name} {signal.aggregate} {value:g} over 30m {signal.healthy}",
+            )
+        else:
+            critical = " (critical)" if signal.critical else ""
+            texts[signal.name] = (
+                "critical" if signal.critical else "breach",
+                f"{signal.name} {signal.aggregate} {value:g} over 30m "
+                f"{signal.healthy.breach_text()}{critical}",
+            )
+    firing = [a for a in alerts if a.severity in chosen.rollback_severities]
+    of = lambda *verdicts: [text for verdict, text in texts.values() if verdict in verdicts]  # noqa: E731
+    rollback_to = ramp.min if chosen.rollback.value == "min" else ramp.down(current)
+    if feature.paused or tenant.paused:
+        return Action.HOLD, current, None
+    if of("critical") or firing:
+        found = (
+            Action.ROLLBACK,
+            rollback_to,
+            of("critical") + [f"alert {a.name} ({a.severity}) firing" for a in firing],
+        )
+    elif of("breach"):
+        found = (Action.DOWN, ramp.down(current), of("breach"))
+    elif of("no data"):
+        if chosen.no_data.value != "rollback":
+            return Action.HOLD, current, of("no data")
+        found = (Action.ROLLBACK, rollback_to, [*of("no data"), "no_data: rollback"])
+    elif tenant.hold is not None:
+        return Action.HOLD, current, None
+    elif changed_at is not None and NOW - changed_at < chosen.bake_time:
+        minutes = int((NOW - changed_at).total_seconds()) // 60
+        waited = f"{minutes // 60}h{minutes % 60}m" if minutes >= 60 else f"{minutes}m"
+        waited = waited.replace("h0m", "h")
+        return (
+            Action.HOLD,
+            current,
+            [f"at {current}% for {waited}, less than the bake time of 30m", *of("healthy")],
+        )
+    else:
+        found = (Action.UP, ramp.up(current), of("healthy"))
+    action, target, reasons = found
+    if target == current:
+        edge = "maximum" if action is Action.UP else "minimum"
+        return Action.HOLD, current, [*reasons, f"already at the {edge}, {current}%"]
+    return action, target, reasons
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_decisions_and_their_reasons_agree_with_the_rules_written_out(scenario):
+    text, document, values, last, alerts, _ = scenario
+    chosen = policy(text)
+    plan = decide(chosen, flags(document), health(values, alerts), now=NOW, last_change=last)
+    decision = one(plan)
+    action, target, reasons = reference_decision(
+        chosen, document, values["acme"], alerts, last.get(("receipts", "acme"))
+    )
+    assert (decision.action, decision.to_pct) == (action, target)
+    if reasons is not None:
+        assert list(decision.reasons) == reasons
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_the_kind_names_the_rule_behind_the_action(scenario):
+    text, document, values, last, alerts, _ = scenario
+    plan = decide(policy(text), flags(document), health(values, alerts), now=NOW, last_change=last)
+    holds = {Kind.PAUSED, Kind.NO_DATA, Kind.HELD, Kind.BAKING, Kind.AT_MAXIMUM, Kind.AT_MINIMUM}
+    allowed = {
+        Action.UP: {Kind.HEALTHY},
+        Action.DOWN: {Kind.BREACH},
+        Action.ROLLBACK: {Kind.CRITICAL, Kind.NO_DATA},
+        Action.HOLD: holds,
+    }
+    for decision in plan.decisions:
+        assert decision.kind in allowed[decision.action]
+
+
+PAUSED_DOCUMENT = {
+    "version": "flags-v1",
+    "features": {
+        "receipts": {
+            "pct": 5,
+            "tenants": {
+                "acme": {"paused": True},
+                # a marker whose words are another rule's: the kind, not the words, decides
+                "globex": {"pct": 10, "hold": "tenant x is paused; already at the maximum"},
+            },
+        }
+    },
+}
+
+
+def test_each_rule_has_its_kind():
+    at_max = policy_text_with("").replace(
+        "steps: [1, 5, 10, 25, 50, 100]", "steps: [1, 5]\n    max: 5"
+    )
+    top = {"version": "flags-v1", "features": {"receipts": {"pct": 5}}}
+    bottom = {"version": "flags-v1", "features": {"receipts": {"pct": 0}}}
+    soon = {("receipts", "acme"): NOW - timedelta(minutes=3)}
+    alert = Alert(name="X", severity="critical", tenant="acme")
+    cases = [
+        (plan_for({"acme": GREEN}), Kind.HEALTHY),
+        (plan_for({"acme": GREEN}, last_change=soon), Kind.BAKING),
+        (plan_for({"acme": {**GREEN, "coverage": 1}}, document=top), Kind.BREACH),
+        (plan_for({"acme": {**GREEN, "divergence": 1}}, document=top), Kind.CRITICAL),
+        (plan_for({"acme": GREEN}, document=top, alerts=(alert,)), Kind.CRITICAL),
+        (plan_for({"acme": {**GREEN, "coverage": None}}), Kind.NO_DATA),
+        (plan_for({"acme": GREEN}, document=top, policy_text=at_max), Kind.AT_MAXIMUM),
+        (plan_for({"acme": {**GREEN, "coverage": 1}}, document=bottom), Kind.AT_MINIMUM),
+        (plan_for({"acme": GREEN}, document=PAUSED_DOCUMENT), Kind.PAUSED),
+        (
+            plan_for(
+                {"acme": GREEN},
+                document={**top, "features": {"receipts": {"pct": 5, "paused": True}}},
+            ),
+            Kind.PAUSED,
+        ),
+    ]
+    assert [plan.decisions[0].kind for plan, _ in cases] == [kind for _, kind in cases]
+    held = one(plan_for({"globex": GREEN}, document=PAUSED_DOCUMENT), "globex")
+    assert held.kind is Kind.HELD
+    odd = one(plan_for({"Acme Corp": GREEN}, policy_text=POLICY_NO_TENANTS), "Acme Corp")
+    assert (odd.kind, odd.action) == (Kind.UNUSABLE_NAME, Action.HOLD)
+
+
+def test_a_no_data_rollback_at_the_minimum_says_both():
+    decision = one(
+        plan_for(
+            {"acme": {**GREEN, "coverage": None}},
+            policy_text=policy_text_with("no_data: rollback\n"),
+        )
+    )
+    assert (decision.action, decision.kind) == (Action.HOLD, Kind.AT_MINIMUM)
+    assert decision.reasons == (
+        "coverage: no data over 30m",
+        "no_data: rollback",
+        "already at the minimum, 0%",
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.decide import Action, Plan, decide
+from bot.decide import PAUSED_TENANT, Action, Decision, Kind, Plan, decide
 from bot.flags import FeatureFlag, Flags, TenantFlag
 from bot.health import Alert, Health, Reading
 from bot.markdown import ZERO_WIDTH_JOINER
@@ -506,3 +506,17 @@ def test_a_body_without_the_block_is_fingerprinted_by_its_text() -> None:
 )  # fmt: skip
 def test_bar(pct: int, text: str) -> None:
     assert bar(pct) == text
+
+
+def test_holds_are_summarised_by_their_kind_not_their_words() -> None:
+    # A hold marker is free text from flags.json; words of another rule in it change nothing.
+    held = [
+        Decision(f"t{n}", "receipts", 10, 10, Action.HOLD, Kind.HELD, note="x is paused")
+        for n in range(6)
+    ]
+    paused = Decision("p", "receipts", 10, 10, Action.HOLD, Kind.PAUSED, note=PAUSED_TENANT)
+    plan = Plan(decisions=(*held, paused), evaluated_at=NOW, window="30m")
+    html = render_html(pull_request_body(plan, base_commit=BASE))
+    holds = html.split("<h3>Holds</h3>")[1].split("<h3>")[0]
+    items = [li.text for li in find_all(parse_html(holds).root, "li")]
+    assert [item.split(" — ")[0] for item in items] == ["held after a rollback: 6", "paused: 1"]

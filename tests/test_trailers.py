@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.decide import Action, Decision, Plan
+from bot.decide import Action, Decision, Kind, Plan
 from bot.trailers import (
     commit_message,
     decision_id,
@@ -12,6 +12,7 @@ from bot.trailers import (
     parse_trailers,
     revert_trailer_lines,
 )
+from tests.builders import healthy_evidence
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
@@ -27,7 +28,8 @@ def change(tenant: str, from_pct: int, to_pct: int, action: Action = Action.UP) 
         from_pct=from_pct,
         to_pct=to_pct,
         action=action,
-        reasons=("coverage min 97 over 30m >= 95",),
+        kind=Kind.HEALTHY,
+        evidence=(healthy_evidence("coverage", 97),),
     )
 
 
