@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.commands.publish import publish_spec  # noqa: E402
 from bot.flags import Flags, parse_flags  # noqa: E402
-from bot.redis_store import Outcome  # noqa: E402
+from bot.redis_store import PublishOutcome  # noqa: E402
 from tests.fixtures.redis import start_redis  # noqa: E402
 
 
@@ -75,7 +75,7 @@ def measure(url: str, *, name: str, features: int, tenants: int, count: int) -> 
         results.append(publish_spec(url, namespace=namespace, flags=versions[len(results)]))
 
     publish_samples = timed(publish_next, count)
-    assert all(result.outcome is Outcome.PUBLISHED for result in results)
+    assert all(result.outcome is PublishOutcome.PUBLISHED for result in results)
     last = versions[-1]
     again = timed(lambda: publish_spec(url, namespace=namespace, flags=last), count)
     print(f"{name}: {features} features x {tenants} tenants, {size / 1024:.0f} KiB, {count} runs")

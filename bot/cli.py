@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from bot import __version__
 from bot.actions import annotation
 from bot.commands import COMMANDS
+from bot.commands.secret_variables import SECRET_URL_VARIABLES, SECRET_VARIABLES
 from bot.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERNAL,
@@ -38,16 +39,6 @@ exit codes: 0 done (red health is a result, not an error), 1 invalid input,
 2 usage error, 3 a service could not be reached, 4 someone else changed the branch,
 130 interrupted (Ctrl-C), 141 the reader of the output went away (| head)
 """
-
-# Environment variables whose values must never be printed, whatever the error says.
-SECRET_VARIABLES = (
-    "GITHUB_TOKEN",
-    "RAMPBOT_PROMETHEUS_TOKEN",
-    "RAMPBOT_PROMETHEUS_PASSWORD",
-)
-# Environment variables holding a URL whose password must never be printed; the rest of the
-# URL (host, port, database) is what a reader needs to see which server failed.
-SECRET_URL_VARIABLES = ("RAMPBOT_REDIS_URL",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ import git
 
 from bot.errors import ConflictError, InputError, ServiceError
 from bot.flags import revision_of, set_revision
-from bot.history import FlagsVersion
+from bot.last_change import FlagsVersion
 from bot.urls import without_credentials
 
 _FIELD = "\x1f"

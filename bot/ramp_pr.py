@@ -1,6 +1,6 @@
 """From a plan and the state of the bot's branches and pull requests, what to do on GitHub.
 
-Pure: the shell (bot/commands/run.py) reads the state through the git and GitHub adapters,
+Pure: the shell (bot/commands/main_job.py) reads the state through the git and GitHub adapters,
 asks ``next_steps`` what to do, and does it. Two branches, so that a rollback never waits behind
 a step-up under review: ``rampbot/ramp`` carries steps up and down, ``rampbot/rollback``
 rollbacks. A rollback wins: a tenant rolled back is left out of the ramp branch.

@@ -62,7 +62,7 @@ return {'published', current}
 """
 
 
-class Outcome(enum.Enum):
+class PublishOutcome(enum.Enum):
     PUBLISHED = "published"
     ALREADY_CURRENT = "already current"
     REFUSED_OLDER = "refused older"
@@ -71,7 +71,7 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class PublishResult:
-    outcome: Outcome
+    outcome: PublishOutcome
     revision: int  # the revision offered
     previous: int | None  # the revision Redis held before, None if it held no spec
 
@@ -112,10 +112,10 @@ class RedisSpecStore:
             raise self._error(error) from None
         return PublishResult(
             outcome={
-                b"published": Outcome.PUBLISHED,
-                b"current": Outcome.ALREADY_CURRENT,
-                b"older": Outcome.REFUSED_OLDER,
-                b"conflict": Outcome.CONFLICT,
+                b"published": PublishOutcome.PUBLISHED,
+                b"current": PublishOutcome.ALREADY_CURRENT,
+                b"older": PublishOutcome.REFUSED_OLDER,
+                b"conflict": PublishOutcome.CONFLICT,
             }[outcome],
             revision=revision,
             previous=None if previous == -1 else int(previous),

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.change_log import By
 from bot.decide import Action, Decision, Kind, Plan
 from bot.flags import apply_changes, parse_flags
-from bot.ledger import By
 from bot.trailers import DecisionTrailer, Pair, commit_message, decision_trailer
 from bot.trailers import revert_trailer_lines as reverts_lines
 from tests.builders import healthy_evidence

@@ -15,7 +15,7 @@ from bot.cli import main
 from bot.commands.publish import publish_spec, spec_json
 from bot.errors import EXIT_CONFLICT, EXIT_SERVICE, ServiceError
 from bot.flags import Flags, parse_flags
-from bot.redis_store import Outcome, RedisSpecStore
+from bot.redis_store import PublishOutcome, RedisSpecStore
 from bot.urls import shown_url
 from tests.fixtures.redis import RedisServer
 from tests.fixtures.servers import free_port
@@ -119,19 +119,19 @@ def test_a_spec_written_before_revisions_were_stored_is_ordered_by_its_own_revis
     client.set(f"{NAMESPACE}:spec", spec_json(flags_of(7)))
     client.close()
     older = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(6))
-    assert (older.outcome, older.previous) == (Outcome.REFUSED_OLDER, 7)
+    assert (older.outcome, older.previous) == (PublishOutcome.REFUSED_OLDER, 7)
     newer = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(8))
-    assert (newer.outcome, newer.previous) == (Outcome.PUBLISHED, 7)
+    assert (newer.outcome, newer.previous) == (PublishOutcome.PUBLISHED, 7)
     assert stored(redis_server)[1] == "8"
 
 
 def test_a_file_without_revision_counts_as_revision_0(redis_server: RedisServer) -> None:
     first = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(None))
-    assert first.outcome is Outcome.PUBLISHED
+    assert first.outcome is PublishOutcome.PUBLISHED
     again = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(None))
-    assert again.outcome is Outcome.ALREADY_CURRENT
+    assert again.outcome is PublishOutcome.ALREADY_CURRENT
     bot_change = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(1))
-    assert bot_change.outcome is Outcome.PUBLISHED
+    assert bot_change.outcome is PublishOutcome.PUBLISHED
 
 
 @pytest.mark.parametrize("first", [7, 8])
@@ -145,12 +145,12 @@ def test_two_racing_publishes_leave_the_newer_revision(
         client.delete(f"{NAMESPACE}:spec", f"{NAMESPACE}:revision")
         client.close()
         barrier = threading.Barrier(2)
-        outcomes: dict[int, Outcome] = {}
+        outcomes: dict[int, PublishOutcome] = {}
 
         def run(
             revision: int,
             barrier: threading.Barrier = barrier,
-            outcomes: dict[int, Outcome] = outcomes,
+            outcomes: dict[int, PublishOutcome] = outcomes,
         ) -> None:
             flags = flags_of(revision, acme=revision * 10)
             store = RedisSpecStore(redis_server.url, namespace=NAMESPACE)
@@ -167,8 +167,8 @@ def test_two_racing_publishes_leave_the_newer_revision(
         spec, revision = stored(redis_server)
         assert revision == "8"
         assert spec == spec_json(flags_of(8, acme=80))
-        assert outcomes[8] is Outcome.PUBLISHED
-        assert outcomes[7] in (Outcome.PUBLISHED, Outcome.REFUSED_OLDER)
+        assert outcomes[8] is PublishOutcome.PUBLISHED
+        assert outcomes[7] in (PublishOutcome.PUBLISHED, PublishOutcome.REFUSED_OLDER)
 
 
 @pytest.mark.parametrize("order", [(7, 8), (8, 7)])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.commands.run import rejection_note
+from bot.commands.main_job import rejection_note
 from bot.git import PushRejected
 from bot.trailers import parse_trailers
 from tests.github_double import BareRepo, GitHubDouble

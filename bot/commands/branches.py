@@ -13,8 +13,8 @@ from bot.commands.context import Context
 from bot.decide import Plan
 from bot.errors import ServiceError
 from bot.github import MERGED_DIRECTLY, PullRequestAlreadyExists, PullRequests, status_description
-from bot.history import effective_percentages
 from bot.inputs import Inputs
+from bot.last_change import effective_percentages
 from bot.metadata import body_fingerprint
 from bot.policy import PullRequestSettings
 from bot.ramp_pr import RAMP_BRANCH, ROLLBACK_BRANCH, BranchState, Proposal, PullRequest, Steps

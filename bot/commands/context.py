@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
+from bot.commands.secret_variables import GITHUB_TOKEN, secret
 from bot.errors import InputError
 from bot.github import GitHubRepository, PullRequests
 
@@ -69,7 +70,7 @@ def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_ru
 
 def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepository | None:
     """The GitHub repository named by the environment, or None without a token."""
-    token = environ.get("GITHUB_TOKEN")
+    token = secret(environ, GITHUB_TOKEN)
     if not token:
         if required:
             raise InputError(

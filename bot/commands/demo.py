@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import git as gitrepo
-from bot.commands import run as run_command
+from bot.commands.main_job import add_run_arguments, run_main_job
 from bot.errors import InputError
 from bot.inputs import load_policy, load_snapshot
 from bot.policy import DEFAULT_POLICY_PATH
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         )
         print(f"demo repository: {source} copied to a temporary git repository\n")
         parser = argparse.ArgumentParser(prog="rampbot run")
-        run_command.add_arguments(parser)
+        add_run_arguments(parser)
         run_args = parser.parse_args(
             [
                 "--dry-run",
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             if key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
         }
         demo_environ["GITHUB_WORKSPACE"] = str(workspace)
-        return run_command.run(run_args, demo_environ)
+        return run_main_job(run_args, demo_environ)
 
 
 HELP_FILES = HEALTH_FILE

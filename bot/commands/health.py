@@ -7,32 +7,21 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_policy_option
 from bot.decide import tenants_for
 from bot.duration import format_duration
-from bot.errors import InputError
 from bot.files import read_text
 from bot.flags import parse_flags
-from bot.health import Health, HealthSource, Reading
-from bot.inputs import load_policy, load_snapshot
+from bot.health import Health, Reading
+from bot.inputs import load_policy
 from bot.policy import Policy, format_number
-from bot.prometheus import Connection, PrometheusHealth
 from bot.terminal import printable
-from bot.urls import shown_url
 
 HELP = "print each tenant's signals over the bake window, as read from Prometheus or a snapshot"
 
-URL_VARIABLE = "RAMPBOT_PROMETHEUS_URL"
-TOKEN_VARIABLE = "RAMPBOT_PROMETHEUS_TOKEN"
-USER_VARIABLE = "RAMPBOT_PROMETHEUS_USER"
-PASSWORD_VARIABLE = "RAMPBOT_PROMETHEUS_PASSWORD"
 EVERY_TENANT_ROW = "(every tenant)"
-NO_SOURCE = (
-    "no health source: pass --health FILE (a snapshot), or name a Prometheus server with "
-    f"--prometheus-url, {URL_VARIABLE} or prometheus.url in {{policy}}"
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     policy = load_policy(args.policy)
-    health = read_source(args, policy, policy_path=args.policy, environ=environ)
+    health = read_health(args, policy, policy_path=args.policy, environ=environ)
     named = flags_tenants(Path(policy.flags_file))
     if args.format == "json":
         print(json.dumps(health_to_json(policy, health, flags_tenants=named), indent=2))
@@ -66,86 +55,6 @@ def flags_tenants(path: Path) -> frozenset[str]:
     )
     return frozenset(
         tenant for feature in flags.features.values() for tenant in feature.tenants or ()
-    )
-
-
-def read_source(
-    args: argparse.Namespace, policy: Policy, *, policy_path: Path, environ: Mapping[str, str]
-) -> Health:
-    """Health from ``--health FILE``, else from the Prometheus the options or policy name."""
-    if args.health is not None:
-        if args.prometheus_url is not None:
-            raise InputError("pass either --health FILE or --prometheus-url URL, not both")
-        return load_snapshot(args.health, policy)
-    source = prometheus_source(args, policy, policy_path=policy_path, environ=environ)
-    if source is None:
-        raise InputError(NO_SOURCE.format(policy=policy_path))
-    return source.read(policy, at=args.now)
-
-
-def prometheus_source(
-    args: argparse.Namespace, policy: Policy, *, policy_path: Path, environ: Mapping[str, str]
-) -> HealthSource | None:
-    """The Prometheus named by --prometheus-url, the environment or the policy, if any."""
-    url = args.prometheus_url or environ.get(URL_VARIABLE) or policy.prometheus.url
-    if not url:
-        return None
-    if args.prometheus_url:
-        where = "--prometheus-url"
-    elif environ.get(URL_VARIABLE):
-        where = URL_VARIABLE
-    else:
-        where = f"{policy_path}: prometheus.url"
-    _check_url(url, where=where)
-    return PrometheusHealth(connection(url, policy, policy_path=policy_path, environ=environ))
-
-
-def _check_url(url: str, *, where: str) -> None:
-    """An InputError naming ``where`` for a URL requests could not use."""
-    shown = shown_url(url)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError as error:
-        raise InputError(
-            f"{where}: {shown!r} is not a valid URL ({error}); the form is "
-            "http[s]://HOST[:PORT][/PATH]"
-        ) from None
-    if parts.scheme not in ("http", "https"):
-        raise InputError(f"{where}: {shown!r} is not an http:// or https:// URL")
-    if not parts.hostname:
-        raise InputError(f"{where}: {shown!r} is not a URL with a host; add the server's name")
-
-
-def connection(
-    url: str, policy: Policy, *, policy_path: Path, environ: Mapping[str, str]
-) -> Connection:
-    """Connection settings: the policy's, with secrets from the environment only."""
-    settings = policy.prometheus
-    token = environ.get(TOKEN_VARIABLE) or None
-    user = environ.get(USER_VARIABLE) or None
-    password = environ.get(PASSWORD_VARIABLE) or None
-    if token and (user or password):
-        raise InputError(
-            f"set either {TOKEN_VARIABLE} (bearer token) or {USER_VARIABLE} and "
-            f"{PASSWORD_VARIABLE} (basic auth), not both"
-        )
-    if password and not user:
-        raise InputError(f"{PASSWORD_VARIABLE} is set but {USER_VARIABLE} is not; set both")
-    if settings.ca_bundle is not None and not Path(settings.ca_bundle).is_file():
-        raise InputError(
-            f"{policy_path}: prometheus.ca_bundle: no such file {settings.ca_bundle!r}; "
-            "give a PEM file, relative to the repository's root",
-            file=str(policy_path),
-        )
-    return Connection(
-        url=url,
-        timeout=settings.timeout,
-        retries=settings.retries,
-        headers=settings.headers,
-        token=token,
-        basic_auth=(user, password or "") if user else None,
-        ca_bundle=settings.ca_bundle,
     )
 
 

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from bot import git
+from bot.change_log import Change, MergedCommit, ledger, select
+from bot.commands.named_files import flags_file, policy_if_any
 from bot.commands.options import add_input_options
-from bot.commands.publish import flags_file, policy_if_any
 from bot.errors import InputError
-from bot.history import FlagsVersion
-from bot.ledger import Change, MergedCommit, ledger, select
+from bot.last_change import FlagsVersion
 from bot.terminal import printable
 
 HELP = "show every change of each tenant's percentage: when, from -> to, by whom, PR, evidence"

@@ -3,112 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, NamedTuple
 
-from bot import git as gitrepo
-from bot.commands.health import read_source
-from bot.commands.options import add_health_options, add_input_options
-from bot.decide import LastChange, Plan, decide
-from bot.errors import InputError
-from bot.files import write_atomically
-from bot.flags import apply_changes
-from bot.health import Health
-from bot.history import last_changed
-from bot.inputs import Inputs, load_inputs
-from bot.render import plan_to_json, plan_to_markdown
+from bot.commands.planning import add_plan_arguments, print_plan
 
 HELP = "print what rampbot would change in the flags file, and why"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_input_options(parser)
-    add_health_options(parser)
-    parser.add_argument(
-        "--format",
-        choices=("markdown", "json"),
-        default="markdown",
-        help="markdown for people (default), json for scripts",
-    )
-    parser.add_argument(
-        "--write",
-        action="store_true",
-        help="also write the planned flags file (what `rampbot apply` does)",
-    )
+    add_plan_arguments(parser)
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
-    health = read_health(args, inputs, environ)
-    plan = make_plan(inputs, health, now=args.now, history=_history_here(inputs))
-    if args.format == "json":
-        print(json.dumps(plan_to_json(plan), indent=2))
-    else:
-        print(plan_to_markdown(plan), end="")
-    if args.write:
-        write_plan(inputs, plan)
-    return 0
-
-
-def read_health(args: argparse.Namespace, inputs: Inputs, environ: Mapping[str, str]) -> Health:
-    """Health from --health FILE, else Prometheus; secrets come from ``environ``."""
-    return read_source(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
-
-
-class FlagsHistory(NamedTuple):
-    """Where the flags file's history is read: a repository, a ref in it, the file's path."""
-
-    repo: Any  # git.Repo: only bot/git.py imports GitPython
-    ref: str
-    path: str
-
-
-def make_plan(
-    inputs: Inputs,
-    health: Health,
-    *,
-    now: datetime | None,
-    history: FlagsHistory | None,
-) -> Plan:
-    """Decide at ``now``, else at the time the health was measured, else at the present.
-
-    With ``history``, each tenant's last change on that ref's first-parent history dates its
-    bake time; without it nothing counts as recently changed.
-    """
-    moment = now or health.evaluated_at or datetime.now(UTC)
-    last_change: LastChange = {}
-    if history is not None:
-        baseline, recent = gitrepo.flags_versions(
-            history.repo, history.path, ref=history.ref, since=moment - inputs.policy.bake_time
-        )
-        tenants = set(inputs.policy.tenants or ()) | set(health.readings)
-        for feature in inputs.flags.features.values():
-            tenants |= set(feature.tenants or ())
-        last_change = last_changed(baseline, recent, tenants=tenants, until=moment)
-    return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change)
-
-
-def _history_here(inputs: Inputs) -> FlagsHistory | None:
-    """The committed history of the flags file, when it lies in a git repository."""
-    repo = gitrepo.find_repository(Path.cwd())
-    if repo is None:
-        return None
-    try:
-        return FlagsHistory(repo, "HEAD", gitrepo.relative_path(repo, inputs.flags_path))
-    except InputError:  # the flags file lies outside the repository: no history to read
-        return None
-
-
-def write_plan(inputs: Inputs, plan: Plan) -> None:
-    """Write the planned flags file; the edit is schema-checked before anything is written."""
-    # On stderr: stdout holds the plan, which may be JSON for a script to read.
-    if not plan.changed:
-        print(f"{inputs.flags_path}: nothing to change", file=sys.stderr)
-        return
-    updated = apply_changes(inputs.flags, plan.flag_changes())
-    write_atomically(inputs.flags_path, updated.text)
-    print(f"wrote {inputs.flags_path} (revision {updated.revision})", file=sys.stderr)
+    return print_plan(args, environ)

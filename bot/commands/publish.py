@@ -8,19 +8,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot import metrics
+from bot.commands.named_files import flags_file, policy_if_any
 from bot.commands.options import add_input_options
+from bot.commands.secret_variables import REDIS_URL, secret
 from bot.errors import ConflictError, InputError
 from bot.files import read_text
 from bot.flags import Flags, parse_flags
-from bot.inputs import load_policy
-from bot.policy import Policy
-from bot.redis_store import Outcome, PublishResult, RedisSpecStore
+from bot.redis_store import PublishOutcome, PublishResult, RedisSpecStore
 from bot.urls import shown_url
 
 HELP = "publish the flags file to Redis (never an older revision) and export the ramp as metrics"
 
 DEFAULT_NAMESPACE = "flags:v1"
-REDIS_URL_VARIABLE = "RAMPBOT_REDIS_URL"
+REDIS_URL_VARIABLE = REDIS_URL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    url = args.redis_url or environ.get(REDIS_URL_VARIABLE)
+    url = args.redis_url or secret(environ, REDIS_URL_VARIABLE)
     if not (url or args.pushgateway or args.textfile):
         raise InputError(
             f"nothing to publish to: pass --redis-url URL (or set {REDIS_URL_VARIABLE}), "
@@ -63,26 +63,12 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         source = "--redis-url" if args.redis_url else REDIS_URL_VARIABLE
         result = publish_spec(url, namespace=args.namespace, flags=flags, source=source)
         print(describe(result, flags=flags, namespace=args.namespace))
-        if result.outcome is Outcome.REFUSED_OLDER:
+        if result.outcome is PublishOutcome.REFUSED_OLDER:
             # What is served is newer than this file: its gauges would be wrong.
             print("metrics not exported: they would describe an older revision than Redis serves")
             return 0
     export_metrics(args, flags, tenants=(policy.tenants or ()) if policy else ())
     return 0
-
-
-def policy_if_any(args: argparse.Namespace) -> Policy | None:
-    """The policy named by --policy, or None when there is no such file."""
-    return load_policy(Path(args.policy)) if Path(args.policy).is_file() else None
-
-
-def flags_file(args: argparse.Namespace, *, policy: Policy | None) -> Path:
-    """--flags, else the policy's flags_file when there is a policy, else flags.json."""
-    if args.flags is not None:
-        return Path(args.flags)
-    if policy is not None:
-        return Path(policy.flags_file)
-    return Path("flags.json")
 
 
 def spec_json(flags: Flags) -> str:
@@ -99,7 +85,7 @@ def publish_spec(
         result = store.publish(revision=flags.revision or 0, spec=spec_json(flags))
     finally:
         store.close()
-    if result.outcome is Outcome.CONFLICT:
+    if result.outcome is PublishOutcome.CONFLICT:
         raise ConflictError(
             f"{flags.source}: revision {result.revision} is already published to {store.where} "
             f"key {store.spec_key} with different content, so which is newer cannot be told; "
@@ -112,9 +98,9 @@ def publish_spec(
 def describe(result: PublishResult, *, flags: Flags, namespace: str) -> str:
     key = f"{namespace}:spec"
     before = "nothing" if result.previous is None else f"revision {result.previous}"
-    if result.outcome is Outcome.PUBLISHED:
+    if result.outcome is PublishOutcome.PUBLISHED:
         return f"published: {flags.source} revision {result.revision} to {key} (was {before})"
-    if result.outcome is Outcome.ALREADY_CURRENT:
+    if result.outcome is PublishOutcome.ALREADY_CURRENT:
         return f"already current: {key} holds revision {result.revision}; nothing written"
     return (
         f"refused older: {key} holds revision {result.previous}, newer than {flags.source}'s "

@@ -18,8 +18,8 @@ from bot import git as gitrepo
 from bot.commands.context import add_git_options, make_context
 from bot.commands.options import add_policy_option
 from bot.errors import ConflictError, InputError
-from bot.history import effective_percentages
 from bot.inputs import load_policy
+from bot.last_change import effective_percentages
 from bot.ramp_pr import LABEL, ROLLBACK_LABEL, PullRequest
 from bot.trailers import DecisionTrailer, parse_trailers, revert_trailer_lines
 from bot.urls import without_credentials

@@ -1,4 +1,4 @@
-"""bot/ledger.py: every change of each tenant's percentage, rebuilt from real git histories."""
+"""bot/change_log.py: every change of each tenant's percentage, rebuilt from real git histories."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import git
+from bot.change_log import By, Change, ledger, select
 from bot.commands.history import read_history
-from bot.history import FlagsVersion
-from bot.ledger import By, Change, ledger, select
+from bot.last_change import FlagsVersion
 from tests.flags_history import Expected, FlagsRepo, random_history
 
 SEEDS = range(50)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.history import FlagsVersion, effective_percentages
+from bot.last_change import FlagsVersion, effective_percentages
 from bot.trailers import DecisionTrailer, Pair, parse_trailers
 
 # GitHub's merge commit subject, and the " (#12)" it appends to a squash merge's subject.

@@ -1,4 +1,4 @@
-"""bot/history.py's last_changed over real first-parent histories, merges included."""
+"""bot/last_change.py's last_changed over real first-parent histories, merges included."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import git as gitrepo
-from bot.history import last_changed
+from bot.last_change import last_changed
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -1,0 +1,228 @@
+"""The main job: plan from the latest base branch and propose it as one pull request per branch
+(rampbot run; rampbot demo runs it on a copy of the example).
+
+The shell of the job: it reads the environment (GITHUB_TOKEN, GITHUB_REPOSITORY,
+GITHUB_API_URL, GITHUB_WORKSPACE, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY), wires git and GitHub to
+the pure core, and does what bot/ramp_pr.py says.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import git as gitrepo
+from bot.commands.branches import (
+    branch_state,
+    carry_out,
+    note_superseded,
+    show,
+    why_nothing,
+)
+from bot.commands.context import Context, add_git_options, make_context
+from bot.commands.health_source import read_health
+from bot.commands.options import add_health_options, add_input_options
+from bot.commands.planning import FlagsLocation, make_plan
+from bot.decide import Plan
+from bot.errors import ConflictError, InputError
+from bot.inputs import load_inputs_at, load_policy
+from bot.ramp_pr import (
+    RAMP_BRANCH,
+    ROLLBACK_BRANCH,
+    branch_revisions,
+    build_proposal,
+    next_steps,
+    split,
+)
+from bot.render import (
+    job_summary,
+    summary_line,
+)
+from bot.trailers import commit_message, latest_decisions
+from bot.urls import without_credentials
+
+NO_GITHUB = "did not contact GitHub (no GITHUB_TOKEN): nothing was pushed, opened or changed"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of rampbot run."""
+    add_input_options(parser)
+    add_health_options(parser)
+    add_git_options(parser)
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the pull request(s) rampbot would open or update, with the diff; "
+        "push nothing and change nothing on GitHub",
+    )
+
+
+def run_main_job(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Plan and propose; plan again once when someone pushed to a branch meanwhile."""
+    context = make_context(args, environ, dry_run=args.dry_run)
+    result: RunResult | None = None
+    for attempt in (1, 2):
+        try:
+            result = run_once(args, environ, context=context)
+            break
+        except gitrepo.PushRejected as rejected:
+            # Someone moved the branch between our fetch and our push: plan again from what
+            # they pushed, once; a second rejection means a race we should not fight.
+            why = rejection_note(rejected)
+            if attempt == 2:
+                raise ConflictError(
+                    f"{why}; stopped after planning again once. Run rampbot again, or "
+                    "check who else pushes to the rampbot/ branches"
+                ) from None
+            print(f"{why}; planning again from the latest base")
+    assert result is not None
+    write_action_outputs(environ, result)
+    return 0
+
+
+def rejection_note(rejected: gitrepo.PushRejected) -> str:
+    """The rejection as rampbot shows it: git's stderr may quote a URL with a token in it."""
+    return without_credentials(str(rejected))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    plan: Plan
+    pull_request: int | None
+
+
+def run_once(
+    args: argparse.Namespace, environ: Mapping[str, str], *, context: Context
+) -> RunResult:
+    """Plan once from the latest base and carry the plan out on both branches."""
+    repo = context.repo
+    root = Path(repo.working_tree_dir)
+    policy_rel = _relative(repo, args.policy)
+    flags_rel_option = _relative(repo, args.flags) if args.flags is not None else None
+    # The checkout's policy names the base branch; everything else is read from that branch.
+    base = load_policy(root / policy_rel).base_branch
+    if context.remote is not None:
+        gitrepo.fetch(repo, remote=context.remote, base=base)
+        base_ref = f"{context.remote}/{base}"
+    else:
+        base_ref = base
+    base_sha = gitrepo.resolve(repo, base_ref)
+    if base_sha is None:
+        raise InputError(f"{root}: no branch {base_ref}; set base_branch in {policy_rel}")
+    inputs = load_inputs_at(repo, base_sha, policy_rel=policy_rel, flags_rel=flags_rel_option)
+    flags_rel = str(inputs.flags_path)
+    health = read_health(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
+    now = args.now or health.evaluated_at or datetime.now(UTC)
+    plan = make_plan(inputs, health, now=now, history=FlagsLocation(repo, base_sha, flags_rel))
+    parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
+    print(
+        f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
+        f"{summary_line(plan) or 'nothing to decide'}"
+    )
+
+    github = context.github
+    # Only pull requests from this repository's own branches: a fork may name a branch
+    # rampbot/ramp too, and rampbot must neither update nor close it.
+    pulls = (
+        [p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository]
+        if github
+        else []
+    )
+    parts = split(plan)
+    revisions = branch_revisions(inputs.flags.revision or 0, parts)
+    numbers: dict[str, int | None] = {}
+    # The rollback branch first: the ramp pull request's comment can then link it.
+    for branch in (ROLLBACK_BRANCH, RAMP_BRANCH):
+        part = parts[branch]
+        proposal = (
+            build_proposal(
+                branch,
+                part,
+                flags=inputs.flags,
+                extra_labels=inputs.policy.pull_request.labels,
+                base_sha=base_sha,
+                revision=revisions[branch],
+            )
+            if part
+            else None
+        )
+        state = branch_state(
+            context,
+            branch,
+            base_sha=base_sha,
+            flags_rel=flags_rel,
+            proposal=proposal,
+            pulls=pulls,
+        )
+        steps = next_steps(
+            branch,
+            proposal=proposal,
+            state=state,
+            why_nothing=why_nothing(branch, plan),
+            # No time in it: an unchanged plan must leave an unchanged status alone.
+            status_text=(
+                f"plan stands: {summary_line(part) if part else 'nothing to change'}; "
+                "flags file checked against the schema"
+            ),
+            auto_merge=inputs.policy.pull_request.auto_merge_rollback,
+        )
+        steps = note_superseded(
+            context, steps, state=state, parts=parts, numbers=numbers, flags_rel=flags_rel
+        )
+        if context.dry_run:
+            show(steps, proposal=proposal, inputs=inputs, github_contacted=github is not None)
+            numbers[branch] = state.pull_request.number if state.pull_request else None
+            continue
+        assert github is not None
+        done = carry_out(
+            context,
+            github,
+            steps=steps,
+            proposal=proposal,
+            state=state,
+            base_sha=base_sha,
+            flags_rel=flags_rel,
+            message=commit_message(part, parents) if part else "",
+            base=base,
+            settings=inputs.policy.pull_request,
+        )
+        numbers[branch] = done.number
+        if done.merged and branch == ROLLBACK_BRANCH and parts[RAMP_BRANCH] is not None:
+            # The ramp branch was planned on the old base, which it would now conflict with.
+            # Planning again at once would judge the same health, read before the rollback
+            # took effect, and roll back again: the next run plans it on the new base instead.
+            print(
+                f"{RAMP_BRANCH}: left for the next run: #{done.number} merged into {base} "
+                "after this plan was made"
+            )
+            break
+    if context.dry_run and github is None:
+        print(NO_GITHUB)
+    number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
+    return RunResult(plan=plan, pull_request=number)
+
+
+def write_action_outputs(environ: Mapping[str, str], result: RunResult) -> None:
+    """Step outputs and the job summary, when running in GitHub Actions."""
+    from bot import actions
+
+    if environ.get("GITHUB_OUTPUT"):
+        actions.write_outputs(
+            Path(environ["GITHUB_OUTPUT"]),
+            {
+                "pr-number": str(result.pull_request or ""),
+                "changed": "true" if result.plan.changed else "false",
+            },
+        )
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        actions.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), job_summary(result.plan))
+
+
+def _relative(repo: Any, path: Path) -> str:
+    # Relative paths are from the repository's root, as in the policy and in workflows.
+    root = Path(repo.working_tree_dir)
+    return gitrepo.relative_path(repo, path if path.is_absolute() else root / path)
