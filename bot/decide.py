@@ -78,11 +78,24 @@ class Kind(Enum):
     HEALTHY = "healthy"
     AT_MAXIMUM = "at the maximum"  # healthy, but there is no step up left
     AT_MINIMUM = "at the minimum"  # a breach or a rollback, but there is no step down left
+    # A healthy step up held by what people decided about the whole ramp (bot/steer.py).
+    FROZEN = "frozen"  # inside a freeze window
+    RING = "ring"  # the ring before has not reached the percentage yet
+    LIMIT = "limit"  # tenants_per_run or steps_per_day
 
 
-# Decision.note for a pause: who paused.
+# Decision.note for a pause: who paused. The last two hold only steps up (bot/steer.py).
 PAUSED_FEATURE = "feature"
 PAUSED_TENANT = "tenant"
+PAUSED_POLICY = "policy"  # paused: true in the policy
+PAUSED_DASHBOARD = "dashboard"  # the ramp dashboard's "Stop all step-ups" box
+# Kinds whose note is the whole reason bot/steer.py wrote, followed by the health evidence.
+STEERED = frozenset({Kind.FROZEN, Kind.RING, Kind.LIMIT})
+STOPPED_TEXT = {
+    PAUSED_POLICY: "paused: true in the policy stops every step up; remove it to resume",
+    PAUSED_DASHBOARD: 'the ramp dashboard\'s "Stop all step-ups" box is ticked: no step up; '
+    "untick it to resume",
+}
 
 
 class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well under a second
@@ -95,7 +108,8 @@ class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well u
     evidence: tuple[Evidence, ...] = ()
     alerts: tuple[Alert, ...] = ()
     # What the kind's reason quotes: who paused (PAUSED_FEATURE or PAUSED_TENANT), the hold
-    # marker (HELD), the bake time as the policy writes it (BAKING).
+    # marker (HELD), the bake time as the policy writes it (BAKING), the reason bot/steer.py
+    # wrote (STEERED kinds).
     note: str = ""
     changed_at: datetime | None = None  # when the percentage last changed, where known
     age: int | None = None  # seconds from changed_at to the evaluation (BAKING)
@@ -115,7 +129,11 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
     if kind is Kind.PAUSED:
         if decision.note == PAUSED_FEATURE:
             return (f"feature {feature} is paused",)
-        return (f"tenant {tenant} is paused for {feature}",)
+        if decision.note == PAUSED_TENANT:
+            return (f"tenant {tenant} is paused for {feature}",)
+        return (STOPPED_TEXT[decision.note], *(str(e) for e in decision.evidence))
+    if kind in STEERED:
+        return (decision.note, *(str(e) for e in decision.evidence))
     if kind is Kind.UNUSABLE_NAME:
         shown = tenant
         if len(tenant) > MAX_TENANT_NAME:
@@ -176,6 +194,15 @@ def _rule_of(decision: Decision) -> Kind:
 
 
 @dataclass(frozen=True)
+class RingStatus:
+    """One ring of the policy as this plan saw it, for the pull request body."""
+
+    name: str
+    tenants: tuple[str, ...]  # the decided tenants in it
+    waiting: tuple[str, ...] = ()  # why its step ups wait, one line per percentage
+
+
+@dataclass(frozen=True)
 class Plan:
     decisions: tuple[Decision, ...]
     evaluated_at: datetime
@@ -183,6 +210,7 @@ class Plan:
     # signal -> its PromQL query, for graph links and query hashes in the pull request body.
     queries: Mapping[str, str] = field(default_factory=dict)  # signal -> PromQL
     graph_links: Mapping[str, str] = field(default_factory=dict)  # signal -> Prometheus graph page
+    rings: tuple[RingStatus, ...] = ()  # with rings in the policy: each ring and why it waits
 
     @property
     def changed(self) -> bool:

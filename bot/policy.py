@@ -6,14 +6,16 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from bot.duration import parse_duration
 from bot.errors import InputError, InputErrors
+from bot.freeze import FreezeWindow, check_cron
 from bot.schema import check
 
 DEFAULT_POLICY_PATH = ".github/rampbot.yml"
@@ -140,6 +142,22 @@ class PrometheusSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How much may step up: tenants per run, and steps per tenant and feature per day."""
+
+    tenants_per_run: int | None = None
+    steps_per_day: int | None = None
+
+
+@dataclass(frozen=True)
+class Ring:
+    """Tenants that step up together, after the ring before them."""
+
+    name: str
+    tenants: tuple[str, ...] | None  # None: every tenant no other ring names (the last ring)
+
+
+@dataclass(frozen=True)
 class Policy:
     signals: tuple[Signal, ...]
     features: Mapping[str, Ramp]
@@ -154,6 +172,20 @@ class Policy:
     rollback_severities: frozenset[str] = frozenset({"critical"})
     prometheus: PrometheusSettings = PrometheusSettings()
     pull_request: PullRequestSettings = PullRequestSettings()
+    paused: bool = False
+    limits: Limits = Limits()
+    rings: tuple[Ring, ...] = ()
+    freeze: tuple[FreezeWindow, ...] = ()
+
+    def ring_of(self, tenant: str) -> int:
+        """The index of the tenant's ring; a tenant no ring names comes after all of them."""
+        for index, ring in enumerate(self.rings):
+            if ring.tenants is None or tenant in ring.tenants:
+                return index
+        return len(self.rings)
+
+    def ring_name(self, index: int) -> str:
+        return self.rings[index].name if index < len(self.rings) else "rest"
 
 
 def parse_policy(text: str, *, source: str) -> Policy:
@@ -171,12 +203,32 @@ def parse_policy(text: str, *, source: str) -> Policy:
         ) from None
     except yaml.YAMLError as error:
         raise InputError(f"{source}: invalid YAML: {error}", file=source) from None
+    except ValueError as error:
+        # PyYAML builds a date from anything shaped like one, and fails on 2026-13-20.
+        raise InputError(
+            f"{source}: invalid YAML: {error}; write dates as 2026-12-24 or 2026-12-24T18:00",
+            file=source,
+        ) from None
 
     def find_line(path: Sequence[str | int]) -> int | None:
         return _yaml_line(root, path)
 
+    document = _dates_as_text(document)
     check(document, "policy.schema.json", source=source, find_line=find_line, thorough=True)
     return _build(document, source=source, find_line=find_line)
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads ``2026-12-24`` as a date; the schema and the freeze windows expect its text."""
+    if isinstance(value, dict):
+        return {key: _dates_as_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dates_as_text(item) for item in value]
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 def _yaml_line(node: yaml.Node | None, path: Sequence[str | int]) -> int | None:
@@ -253,10 +305,13 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
             )
         )
     problems += _zero_durations(document, source=source, find_line=find_line)
+    rings = _rings(document, source=source, find_line=find_line, problems=problems)
+    freeze = _freeze(document, source=source, find_line=find_line, problems=problems)
     if problems:
         raise InputErrors(problems)
 
     prometheus = document.get("prometheus") or {}
+    limits = document.get("limits") or {}
     pull_request = document.get("pull_request") or {}
     bake_time_text = document.get("bake_time", "30m")
     tenants = document.get("tenants")
@@ -291,6 +346,13 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
             labels=tuple(pull_request.get("labels", ())),
             auto_merge_rollback=pull_request.get("auto_merge_rollback", False),
         ),
+        paused=document.get("paused", False),
+        limits=Limits(
+            tenants_per_run=limits.get("tenants_per_run"),
+            steps_per_day=limits.get("steps_per_day"),
+        ),
+        rings=rings,
+        freeze=freeze,
     )
 
 
@@ -317,6 +379,122 @@ def _zero_durations(
                 )
             )
     return problems
+
+
+def _rings(
+    document: Mapping[str, Any], *, source: str, find_line: Any, problems: list[InputError]
+) -> tuple[Ring, ...]:
+    entries = document.get("rings") or []
+    listed = set(document.get("tenants") or ())
+    rings: list[Ring] = []
+    seen_names: set[str] = set()
+    ring_of: dict[str, str] = {}
+
+    def problem(path: list[str | int], message: str) -> None:
+        where = "rings" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+        problems.append(
+            InputError(
+                f"{source}: {where}: {message}", file=source, line=find_line(["rings", *path])
+            )
+        )
+
+    for index, entry in enumerate(entries):
+        name = entry["name"]
+        if name in seen_names:
+            problem(
+                [index, "name"], f"{name!r} is used by another ring; give each ring its own name"
+            )
+        seen_names.add(name)
+        tenants = entry.get("tenants")
+        if tenants is None and index != len(entries) - 1:
+            problem(
+                [index],
+                f"ring {name!r} has no tenants; only the last ring may leave them out "
+                "(it then holds every other tenant)",
+            )
+        for position, tenant in enumerate(tenants or ()):
+            if tenant in ring_of:
+                problem(
+                    [index, "tenants", position],
+                    f"{tenant!r} is already in ring {ring_of[tenant]!r}; "
+                    "a tenant belongs to one ring",
+                )
+            elif listed and tenant not in listed:
+                problem(
+                    [index, "tenants", position],
+                    f"{tenant!r} is not in tenants; add it there or remove it from the ring",
+                )
+            ring_of.setdefault(tenant, name)
+        rings.append(Ring(name=name, tenants=tuple(tenants) if tenants is not None else None))
+    return tuple(rings)
+
+
+def _freeze(
+    document: Mapping[str, Any], *, source: str, find_line: Any, problems: list[InputError]
+) -> tuple[FreezeWindow, ...]:
+    windows: list[FreezeWindow] = []
+    for index, entry in enumerate(document.get("freeze") or []):
+
+        def problem(key: str, message: str, index: int = index) -> None:
+            problems.append(
+                InputError(
+                    f"{source}: freeze[{index}].{key}: {message}",
+                    file=source,
+                    line=find_line(["freeze", index, key]),
+                )
+            )
+
+        try:
+            zone = ZoneInfo(entry["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            problem(
+                "timezone",
+                f"{entry['timezone']!r} is not an IANA time zone; use a name such as "
+                "Europe/Berlin, America/New_York or UTC",
+            )
+            continue
+        if ("cron" in entry) == ("from" in entry):
+            problem(
+                "name",
+                f"window {entry['name']!r} needs either cron and duration, or from and to",
+            )
+            continue
+        if "cron" in entry:
+            wrong = check_cron(entry["cron"])
+            if wrong is not None:
+                problem(
+                    "cron",
+                    f"{entry['cron']!r} is not a cron expression ({wrong}); write five fields "
+                    "such as '0 18 * * FRI'",
+                )
+                continue
+            duration = parse_duration(entry["duration"])
+            windows.append(
+                FreezeWindow(name=entry["name"], zone=zone, cron=entry["cron"], duration=duration)
+            )
+            continue
+        start = _local_time(entry["from"], end=False)
+        end = _local_time(entry["to"], end=True)
+        if start is None or end is None:
+            key = "from" if start is None else "to"
+            problem(key, f"{entry[key]!r} is not a date such as 2026-12-24 or 2026-12-24T18:00")
+            continue
+        if end <= start:
+            problem("to", f"{entry['to']!r} is not after from {entry['from']!r}")
+            continue
+        windows.append(FreezeWindow(name=entry["name"], zone=zone, start=start, end=end))
+    return tuple(windows)
+
+
+def _local_time(text: str, *, end: bool) -> datetime | None:
+    """A date or date and time on a wall clock; a date alone as ``to`` includes that whole day."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if len(text) == 10 and end:
+        moment += timedelta(days=1)
+    return moment
 
 
 def _ramp(settings: Mapping[str, Any]) -> Ramp:

@@ -387,6 +387,24 @@ def _holds_summary(holds: Sequence[Decision]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rings_section(plan: Plan) -> str:
+    """Each ring, its tenants, and why it waits: the order people set in the policy."""
+    if not plan.rings:
+        return ""
+    lines = ["### Rings", "", "| ring | tenants | steps up |", "|---|---|---|"]
+    for ring in plan.rings:
+        names = ", ".join(escape(t, limit=40) for t in ring.tenants[:NAMES_SHOWN])
+        more = len(ring.tenants) - NAMES_SHOWN
+        if more > 0:
+            names += f" and {more:,} more"
+        shown = ring.waiting[:HANDFUL]
+        status = "; ".join(escape(why, limit=300) for why in shown) or "free to step up"
+        if len(ring.waiting) > len(shown):
+            status += f"; and {len(ring.waiting) - len(shown):,} more"
+        lines.append(f"| {escape(ring.name, limit=40)} | {names or '—'} | {status} |")
+    return "\n".join(lines) + "\n"
+
+
 def _alerts_section(plan: Plan) -> str:
     seen: dict[Alert, list[Decision]] = {}
     for decision in plan.decisions:
@@ -515,7 +533,7 @@ def _document(
         _summary_paragraph(plan, base_commit=base_commit),
         _counts_table(plan),
     ]
-    notes = [_alerts_section(plan), _signals_section(plan)]
+    notes = [_rings_section(plan), _alerts_section(plan), _signals_section(plan)]
     fixed = "\n".join(part for part in [*head, *notes, tail] if part)
     # Room left for the tables; a margin covers the joins and the notes on what was left out.
     room = None if limit is None else limit - measure(fixed) - 1_000

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -81,8 +81,9 @@ def test_conditions():
         (
             ("bake_time: 30m", "bake_tme: 30m"),
             ".github/rampbot.yml: (top level): unknown key 'bake_tme'; expected one of: $schema, "
-            "alerts, bake_time, base_branch, defaults, features, flags_file, no_data, prometheus, "
-            "pull_request, rollback, signals, tenant_label, tenants",
+            "alerts, bake_time, base_branch, defaults, features, flags_file, freeze, limits, "
+            "no_data, paused, prometheus, pull_request, rings, rollback, signals, tenant_label, "
+            "tenants",
         ),
         (
             ("    steps: [1, 5, 10, 25, 50, 100]", "    steps: [1, 5]\n    step_up: 5"),
@@ -126,3 +127,120 @@ def test_a_feature_s_own_kind_of_ramp_replaces_the_inherited_kind():
     policy = parse(text)
     assert policy.features["receipts"] == Ramp(None, 20, 20, 0, 100)
     assert policy.features["attest"].steps == (1, 5, 10)
+
+
+STEERING = """\
+paused: false
+limits:
+  tenants_per_run: 5
+  steps_per_day: 2
+rings:
+  - name: canary
+    tenants: [acme]
+  - name: rest
+freeze:
+  - name: weekend
+    cron: "0 18 * * FRI"
+    duration: 2d14h
+    timezone: Europe/Berlin
+  - name: holidays
+    from: 2026-12-20
+    to: 2027-01-04T08:00
+    timezone: America/New_York
+"""
+
+
+def test_steering_keys_are_read():
+    chosen = parse(STEERING + POLICY_YAML)
+    assert chosen.paused is False
+    assert (chosen.limits.tenants_per_run, chosen.limits.steps_per_day) == (5, 2)
+    assert [(ring.name, ring.tenants) for ring in chosen.rings] == [
+        ("canary", ("acme",)),
+        ("rest", None),
+    ]
+    assert (chosen.ring_of("acme"), chosen.ring_of("globex")) == (0, 1)
+    weekend, holidays = chosen.freeze
+    assert (weekend.cron, weekend.duration, str(weekend.zone)) == (
+        "0 18 * * FRI",
+        timedelta(days=2, hours=14),
+        "Europe/Berlin",
+    )
+    assert (holidays.start, holidays.end) == (datetime(2026, 12, 20), datetime(2027, 1, 4, 8))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("tenants_per_run: 5", "tenants_per_run: 0"),
+            ".github/rampbot.yml: limits.tenants_per_run: 0 is less than the minimum of 1",
+        ),
+        (
+            ("timezone: Europe/Berlin", "timezone: Europe/Bonn"),
+            ".github/rampbot.yml: freeze[0].timezone: 'Europe/Bonn' is not an IANA time zone; "
+            "use a name such as Europe/Berlin, America/New_York or UTC",
+        ),
+        (
+            ('cron: "0 18 * * FRI"', 'cron: "0 25 * * FRI"'),
+            ".github/rampbot.yml: freeze[0].cron: '0 25 * * FRI' is not a cron expression "
+            "(Bad hour); write five fields such as '0 18 * * FRI'",
+        ),
+        (
+            ("    duration: 2d14h\n", ""),
+            ".github/rampbot.yml: freeze[0]: 'duration' is a dependency of 'cron'",
+        ),
+        (
+            ("    from: 2026-12-20\n    to: 2027-01-04T08:00\n", ""),
+            ".github/rampbot.yml: freeze[1].name: window 'holidays' needs either cron and "
+            "duration, or from and to",
+        ),
+        (
+            ("from: 2026-12-20", "from: 2027-02-01"),
+            ".github/rampbot.yml: freeze[1].to: '2027-01-04T08:00' is not after from '2027-02-01'",
+        ),
+        (
+            ("from: 2026-12-20", "from: '2026-13-20'"),
+            ".github/rampbot.yml: freeze[1].from: '2026-13-20' is not a date such as 2026-12-24 "
+            "or 2026-12-24T18:00",
+        ),
+        (
+            ("from: 2026-12-20", "from: 2026-12-20 25:00"),
+            ".github/rampbot.yml: freeze[1].from: '2026-12-20 25:00' is not a date such as "
+            "2026-12-24 or 2026-12-24T18:00",
+        ),
+        (
+            ("  - name: rest\n", "  - name: rest\n  - name: late\n    tenants: [globex]\n"),
+            ".github/rampbot.yml: rings[1]: ring 'rest' has no tenants; only the last ring may "
+            "leave them out (it then holds every other tenant)",
+        ),
+        (
+            ("  - name: rest\n", "  - name: canary\n    tenants: [globex]\n"),
+            ".github/rampbot.yml: rings[1].name: 'canary' is used by another ring; give each "
+            "ring its own name",
+        ),
+        (
+            ("  - name: rest\n", "  - name: early\n    tenants: [acme]\n"),
+            ".github/rampbot.yml: rings[1].tenants[0]: 'acme' is already in ring 'canary'; a "
+            "tenant belongs to one ring",
+        ),
+        (
+            ("tenants: [acme]", "tenants: [acme, hooli]"),
+            ".github/rampbot.yml: rings[0].tenants[1]: 'hooli' is not in tenants; add it there "
+            "or remove it from the ring",
+        ),
+    ],
+)
+def test_steering_errors_say_where_and_what(change, message):
+    old, new = change
+    text = STEERING + POLICY_YAML
+    assert old in text
+    assert problems(text.replace(old, new)) == [message]
+
+
+def test_an_impossible_unquoted_date_is_an_error_not_a_crash():
+    with pytest.raises(InputError) as caught:
+        parse(STEERING.replace("from: 2026-12-20", "from: 2026-13-20") + POLICY_YAML)
+    assert caught.value.message == (
+        ".github/rampbot.yml: invalid YAML: month must be in 1..12; "
+        "write dates as 2026-12-24 or 2026-12-24T18:00"
+    )

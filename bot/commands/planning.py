@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot import git as gitrepo
+from bot.change_log import Change, ledger
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
 from bot.decide import LastChange, Plan, decide
@@ -22,6 +23,7 @@ from bot.health import Health
 from bot.inputs import Inputs, load_inputs
 from bot.last_change import last_changed
 from bot.render import plan_to_json, plan_to_markdown
+from bot.steer import history_needed, steer
 
 
 class FlagsLocation(NamedTuple):
@@ -69,23 +71,30 @@ def make_plan(
     *,
     now: datetime | None,
     history: FlagsLocation | None,
+    stopped: bool = False,
 ) -> Plan:
     """Decide at ``now``, else at the time the health was measured, else at the present.
 
     With ``history``, each tenant's last change on that ref's first-parent history dates its
-    bake time; without it nothing counts as recently changed.
+    bake time, and counts its steps for the policy's limits; without it nothing counts as
+    recently changed. ``stopped``: the ramp dashboard's stop box is ticked.
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
+    policy = inputs.policy
     last_change: LastChange = {}
+    changes: list[Change] = []
     if history is not None:
         baseline, recent = gitrepo.flags_versions(
-            history.repo, history.path, ref=history.ref, since=moment - inputs.policy.bake_time
+            history.repo, history.path, ref=history.ref, since=moment - history_needed(policy)
         )
-        tenants = set(inputs.policy.tenants or ()) | set(health.readings)
+        tenants = set(policy.tenants or ()) | set(health.readings)
         for feature in inputs.flags.features.values():
             tenants |= set(feature.tenants or ())
         last_change = last_changed(baseline, recent, tenants=tenants, until=moment)
-    return decide(inputs.policy, inputs.flags, health, now=moment, last_change=last_change)
+        if policy.rings or policy.limits.steps_per_day or policy.limits.tenants_per_run:
+            changes = ledger(recent, baseline=baseline)
+    plan = decide(policy, inputs.flags, health, now=moment, last_change=last_change)
+    return steer(plan, policy, inputs.flags, now=moment, changes=changes, stopped=stopped)
 
 
 def history_here(inputs: Inputs) -> FlagsLocation | None:

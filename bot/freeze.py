@@ -1,0 +1,102 @@
+"""Freeze windows: the times in which nothing steps up, each in its own time zone.
+
+Pure: the evaluation time comes in as an argument. A window is either a cron start with a
+duration (``0 18 * * FRI`` for ``2d14h``: every weekend) or a range of local dates and times
+(``2026-12-20`` to ``2027-01-04``). Both are read on the wall clock of the window's IANA time
+zone, so a weekend freeze ends at 08:00 on Monday whether or not the clocks changed over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from cronsim import CronSim, CronSimError
+
+# A window whose starts overlap (every hour, for a day) ends after the last overlapping one; this
+# bounds the walk along them.
+_MAX_OVERLAPS = 10_000
+
+
+@dataclass(frozen=True)
+class FreezeWindow:
+    """One window of the policy's ``freeze:`` list."""
+
+    name: str
+    zone: ZoneInfo
+    cron: str | None = None
+    duration: timedelta | None = None
+    start: datetime | None = None  # naive, on the zone's wall clock
+    end: datetime | None = None  # naive, exclusive
+
+    def ends_after(self, now: datetime) -> datetime | None:
+        """When the window holding ``now`` ends (aware, in the window's zone); None if open."""
+        local = now.astimezone(self.zone)
+        if self.cron is not None:
+            assert self.duration is not None
+            return _cron_end(self.cron, self.duration, local)
+        assert self.start is not None
+        assert self.end is not None
+        start = self.start.replace(tzinfo=self.zone)
+        end = self.end.replace(tzinfo=self.zone)
+        return end if start <= local < end else None
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """The window that holds the evaluation time, and when it ends."""
+
+    window: str
+    until: datetime  # aware, in the window's zone
+
+    def __str__(self) -> str:
+        local = self.until.strftime("%Y-%m-%d %H:%M")
+        zone = self.until.tzname() or ""
+        return f"freeze window {self.window} until {local} {zone} ({self.until.tzinfo})"
+
+
+def check_cron(expression: str) -> str | None:
+    """Why ``expression`` is not a cron expression cronsim reads, or None when it is."""
+    try:
+        CronSim(expression, datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC")))
+    except CronSimError as error:
+        return str(error)
+    return None
+
+
+def frozen_at(windows: Iterable[FreezeWindow], now: datetime) -> Frozen | None:
+    """The window holding ``now`` that ends last, or None when no window holds it."""
+    found = [
+        Frozen(window=window.name, until=until)
+        for window in windows
+        if (until := window.ends_after(now)) is not None
+    ]
+    return max(found, key=lambda frozen: frozen.until, default=None)
+
+
+def _cron_end(expression: str, duration: timedelta, local: datetime) -> datetime | None:
+    # cronsim yields the times strictly before (reverse) or after the one it starts from; one
+    # second later makes a start at exactly ``local`` count.
+    latest = next(
+        CronSim(expression, local.replace(microsecond=0) + timedelta(seconds=1), reverse=True), None
+    )
+    if latest is None:
+        return None
+    end = _wall_add(latest, duration)
+    if end <= local:
+        # The latest start's window is over; an earlier start cannot end later with the same
+        # duration, so nothing holds ``local``.
+        return None
+    # Later starts that begin before this window ends extend it.
+    for count, start in enumerate(CronSim(expression, local)):
+        if start >= end or count >= _MAX_OVERLAPS:
+            break
+        end = max(end, _wall_add(start, duration))
+    return end
+
+
+def _wall_add(start: datetime, duration: timedelta) -> datetime:
+    """``start`` plus ``duration`` on the wall clock (Python's aware arithmetic), normalised."""
+    return (start + duration).astimezone(start.tzinfo)
