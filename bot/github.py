@@ -43,6 +43,10 @@ class PullRequests(Protocol):
 
     def get_pull_request(self, number: int) -> PullRequest: ...
 
+    def last_closed_pull_request(self, *, head: str, base: str) -> PullRequest | None: ...
+
+    def closed_by(self, number: int) -> str | None: ...
+
     def open_pull_request(
         self,
         *,
@@ -128,6 +132,34 @@ class GitHubRepository:
             return found
 
         return self._call(f"list the open pull requests into {base}", fetch)
+
+    def last_closed_pull_request(self, *, head: str, base: str) -> PullRequest | None:
+        """The most recently closed pull request from this repository's ``head`` into ``base``."""
+        owner = self.repository.split("/", 1)[0]
+        _, data = self._call(
+            f"list the closed pull requests from {head}",
+            lambda: self._github.requester.requestJsonAndCheck(
+                "GET",
+                f"{self._url}/pulls",
+                parameters={
+                    "state": "closed",
+                    # "owner:branch": without the owner GitHub ignores the filter.
+                    "head": f"{owner}:{head}",
+                    "base": base,
+                    "sort": "updated",
+                    "direction": "desc",
+                    "per_page": 1,
+                },
+            ),
+        )
+        return _pull_request(data[0]) if data else None
+
+    def closed_by(self, number: int) -> str | None:
+        """Who closed issue or pull request ``number`` (the pulls API does not say)."""
+        _, data = self._call(
+            f"read who closed #{number}", lambda: self._request("GET", f"/issues/{number}")
+        )
+        return ((data or {}).get("closed_by") or {}).get("login")
 
     def get_pull_request(self, number: int) -> PullRequest:
         _, data = self._call(
@@ -323,7 +355,19 @@ def _pull_request(data: Mapping[str, Any]) -> PullRequest:
         state=data.get("state") or "open",
         merged=bool(data.get("merged") or data.get("merged_at")),
         merge_commit_sha=data.get("merge_commit_sha"),
+        author=(data.get("user") or {}).get("login") or "",
+        closed_at=_timestamp(data.get("closed_at")),
     )
+
+
+def _timestamp(text: Any) -> datetime | None:
+    """GitHub's ``2026-11-26T09:30:00Z``, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def status_description(text: str) -> str:

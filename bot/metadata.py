@@ -15,7 +15,7 @@ from datetime import UTC
 from typing import Any
 
 from bot import __version__
-from bot.decide import Action, Decision, Plan
+from bot.decide import Action, Decision, Plan, Verdict
 
 METADATA_FORMAT = "rampbot-pr/1"
 _METADATA = re.compile(r"<!-- rampbot:metadata\r?\n(.*?)\r?\n-->", re.DOTALL)
@@ -54,6 +54,26 @@ def plan_fingerprint(plan: Plan, *, base_commit: str) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def changes_fingerprint(plan: Plan) -> str:
+    """What a pull request proposes, hashed: each change with the evidence that asks for it.
+
+    The evidence is which signals breached or had no data, and which alerts fired, not the
+    measured values; nor the base commit, which moves with every unrelated merge. A pull request
+    a person closed is not proposed again while this stays the same (issue 12): a new breach or
+    alert, or another step, makes it differ.
+    """
+    claim = sorted(
+        [
+            *_decision_entry(decision),
+            sorted(e.signal for e in decision.evidence if e.verdict is not Verdict.HEALTHY),
+            sorted(alert.name for alert in decision.alerts),
+        ]
+        for decision in plan.changes
+    )
+    canonical = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
     """The hidden JSON block; it lists as many decisions as fit in ``budget``, changes first."""
     counts = Counter(d.action.value for d in plan.decisions)
@@ -66,6 +86,7 @@ def metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
         "queries": _query_hashes(plan),
         "counts": {action.value: counts[action.value] for action in Action},
         "fingerprint": plan_fingerprint(plan, base_commit=base_commit),
+        "changes_fingerprint": changes_fingerprint(plan),
         "decisions_total": len(plan.decisions),
         "decisions": [],
     }
@@ -102,6 +123,13 @@ def read_body_metadata(body: str) -> dict[str, Any] | None:
         if isinstance(document, dict) and str(document.get("format", "")).startswith("rampbot-pr/"):
             return document
     return None
+
+
+def body_changes_fingerprint(body: str) -> str | None:
+    """The ``changes_fingerprint`` a body's hidden block stores, if any."""
+    metadata = read_body_metadata(body)
+    value = metadata.get("changes_fingerprint") if metadata is not None else None
+    return value if isinstance(value, str) else None
 
 
 def body_fingerprint(body: str) -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from bot.decide import Action, Plan
 from bot.flags import Flags, apply_changes, set_revision
-from bot.metadata import body_fingerprint
+from bot.metadata import body_fingerprint, changes_fingerprint
 from bot.render import pull_request_body, pull_request_title
 
 RAMP_BRANCH = "rampbot/ramp"
@@ -41,6 +42,8 @@ class PullRequest:
     merged: bool = False
     merge_commit_sha: str | None = None
     head_repo: str = ""  # OWNER/NAME the head branch lives in; another one for a fork's
+    author: str = ""  # the login that opened it
+    closed_at: datetime | None = None
 
     def from_branch(self, branch: str, *, repository: str) -> bool:
         """Whether the head is ``branch`` of ``repository``: a fork's same-named branch is not."""
@@ -64,6 +67,7 @@ class Proposal:
     fingerprint: str  # of the body, ignoring what changes on every run
     labels: tuple[str, ...]
     new_text: str  # the flags file on the branch
+    changes_fingerprint: str = ""  # the changes and their evidence (metadata.changes_fingerprint)
 
     @property
     def rollback(self) -> bool:
@@ -79,6 +83,41 @@ class BranchState:
     remote_sha: str | None
     up_to_date: bool  # the branch is one commit on the latest base with the planned file
     foreign: tuple[str, ...] = ()  # commits on the branch by someone else: "abc1234 by Name"
+    # With no open pull request: the branch's latest closed one, who closed it, and the
+    # changes_fingerprint its body stored (None when the shell did not need to ask).
+    last_closed: PullRequest | None = None
+    closed_by: str | None = None
+    closed_fingerprint: str | None = None
+
+
+def declined(state: BranchState, proposal: Proposal) -> PullRequest | None:
+    """The closed pull request that said no to this very proposal, if a person closed one.
+
+    Closed without merging, by someone other than its author (rampbot closes its own pull
+    requests when nothing is left to change, which is no refusal), proposing the same changes
+    on the same evidence.
+    """
+    closed = state.last_closed
+    if closed is None or closed.merged or state.pull_request is not None:
+        return None
+    if state.closed_by is None or state.closed_by == closed.author:
+        return None
+    if state.closed_fingerprint != proposal.changes_fingerprint:
+        return None
+    return closed
+
+
+def declined_note(closed: PullRequest, closed_by: str) -> str:
+    """The job summary's line about a proposal a person refused."""
+    when = (
+        closed.closed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        if closed.closed_at
+        else "an earlier run"
+    )
+    return (
+        f"#{closed.number} was closed by {closed_by} on {when}; not proposed again until the "
+        "plan changes"
+    )
 
 
 @dataclass(frozen=True)
@@ -105,6 +144,7 @@ class Steps:
     close: bool = False
     statuses: tuple[StatusUpdate, ...] = ()
     auto_merge: bool = False
+    note: str | None = None  # for the job summary: why nothing was proposed
 
 
 def split(plan: Plan) -> dict[str, Plan | None]:
@@ -155,6 +195,11 @@ def next_steps(
                 StatusUpdate(pull.head_sha, "failure", f"plan no longer stands: {why_nothing}"),
             ),
         )
+    refused = declined(state, proposal)
+    if refused is not None:
+        assert state.closed_by is not None
+        note = declined_note(refused, state.closed_by)
+        return Steps(branch=branch, summary=f"{branch}: {note}", note=note)
     push = not state.up_to_date
     if pull is None:
         return Steps(
@@ -261,4 +306,5 @@ def build_proposal(
         fingerprint=body_fingerprint(body),
         labels=labels_for(branch, extra_labels),
         new_text=new_text,
+        changes_fingerprint=changes_fingerprint(part),
     )

@@ -15,7 +15,7 @@ from bot.errors import ServiceError
 from bot.github import MERGED_DIRECTLY, PullRequestAlreadyExists, PullRequests, status_description
 from bot.inputs import Inputs
 from bot.last_change import effective_percentages
-from bot.metadata import body_fingerprint
+from bot.metadata import body_changes_fingerprint, body_fingerprint
 from bot.policy import PullRequestSettings
 from bot.ramp_pr import RAMP_BRANCH, ROLLBACK_BRANCH, BranchState, Proposal, PullRequest, Steps
 from bot.render import summary_line
@@ -25,6 +25,7 @@ def branch_state(
     context: Context,
     branch: str,
     *,
+    base: str,
     base_sha: str,
     flags_rel: str,
     proposal: Proposal | None,
@@ -48,12 +49,25 @@ def branch_state(
             and gitrepo.parents_of(repo, remote_sha) == [base_sha]
             and gitrepo.read_file(repo, remote_sha, flags_rel) == proposal.new_text
         )
+    last_closed = closed_by = closed_fingerprint = None
+    if pull is None and proposal is not None and context.github is not None:
+        # A pull request a person closed is a "no" to its proposal (issue 12): one request to
+        # find the branch's latest closed one, and one more for who closed it only when it
+        # proposed the very same changes.
+        last_closed = context.github.last_closed_pull_request(head=branch, base=base)
+        if last_closed is not None and not last_closed.merged:
+            closed_fingerprint = body_changes_fingerprint(last_closed.body)
+            if closed_fingerprint == proposal.changes_fingerprint:
+                closed_by = context.github.closed_by(last_closed.number)
     return BranchState(
         pull_request=pull,
         body_fingerprint=body_fingerprint(pull.body) if pull else None,
         remote_sha=remote_sha,
         up_to_date=up_to_date,
         foreign=foreign,
+        last_closed=last_closed,
+        closed_by=closed_by,
+        closed_fingerprint=closed_fingerprint,
     )
 
 

@@ -93,6 +93,7 @@ def rejection_note(rejected: gitrepo.PushRejected) -> str:
 class RunResult:
     plan: Plan
     pull_request: int | None
+    notes: tuple[str, ...] = ()  # for the job summary: proposals held back, and why
 
 
 def run_once(
@@ -135,6 +136,7 @@ def run_once(
     parts = split(plan)
     revisions = branch_revisions(inputs.flags.revision or 0, parts)
     numbers: dict[str, int | None] = {}
+    notes: list[str] = []
     # The rollback branch first: the ramp pull request's comment can then link it.
     for branch in (ROLLBACK_BRANCH, RAMP_BRANCH):
         part = parts[branch]
@@ -153,6 +155,7 @@ def run_once(
         state = branch_state(
             context,
             branch,
+            base=base,
             base_sha=base_sha,
             flags_rel=flags_rel,
             proposal=proposal,
@@ -173,6 +176,8 @@ def run_once(
         steps = note_superseded(
             context, steps, state=state, parts=parts, numbers=numbers, flags_rel=flags_rel
         )
+        if steps.note is not None:
+            notes.append(f"{branch}: {steps.note}")
         if context.dry_run:
             show(steps, proposal=proposal, inputs=inputs, github_contacted=github is not None)
             numbers[branch] = state.pull_request.number if state.pull_request else None
@@ -203,12 +208,12 @@ def run_once(
     if context.dry_run and github is None:
         print(NO_GITHUB)
     number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
-    return RunResult(plan=plan, pull_request=number)
+    return RunResult(plan=plan, pull_request=number, notes=tuple(notes))
 
 
 def write_action_outputs(environ: Mapping[str, str], result: RunResult) -> None:
     """Step outputs and the job summary, when running in GitHub Actions."""
-    from bot import actions
+    from bot import actions, markdown
 
     if environ.get("GITHUB_OUTPUT"):
         actions.write_outputs(
@@ -219,7 +224,11 @@ def write_action_outputs(environ: Mapping[str, str], result: RunResult) -> None:
             },
         )
     if environ.get("GITHUB_STEP_SUMMARY"):
-        actions.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), job_summary(result.plan))
+        held_back = "".join(f"- {markdown.escape(note)}\n" for note in result.notes)
+        summary = job_summary(result.plan)
+        if held_back:
+            summary = f"### Not proposed\n\n{held_back}\n{summary}"
+        actions.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), summary)
 
 
 def _relative(repo: Any, path: Path) -> str:

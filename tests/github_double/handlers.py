@@ -384,10 +384,10 @@ class Api:
         """PATCH /repos/{owner}/{repo}/pulls/{pull_number}: title, body, state, base."""
         self.check_repo(call)
         pull = self.pull(call)
-        self._edit(pull, call.body)
+        self._edit(pull, call.body, closer=call.login)
         return Answer(200, self.full_pull(pull))
 
-    def _edit(self, pull: Pull, body: dict[str, Any]) -> None:
+    def _edit(self, pull: Pull, body: dict[str, Any], *, closer: str) -> None:
         if "base" in body and self.repo.resolve(f"refs/heads/{body['base']}") is None:
             raise validation_failed({"resource": "PullRequest", "field": "base", "code": "invalid"})
         state = body.get("state")
@@ -424,10 +424,11 @@ class Api:
         if "base" in body:
             pull.base = str(body["base"])
         if state == "closed" and pull.state == "open":
-            pull.state, pull.closed_at = "closed", now_iso()
+            # The caller closes it; GitHubDouble.close plays a person in the web UI.
+            pull.state, pull.closed_at, pull.closed_by = "closed", now_iso(), closer
             pull.auto_merge = None
         elif state == "open" and pull.state == "closed":
-            pull.state, pull.closed_at = "open", None
+            pull.state, pull.closed_at, pull.closed_by = "open", None, None
         pull.touch()
         self.refresh(pull)
 
@@ -552,7 +553,11 @@ class Api:
         """PATCH /repos/{owner}/{repo}/issues/{issue_number}: title, body, state, labels."""
         self.check_repo(call)
         pull = self.pull(call, "issue_number")
-        self._edit(pull, {k: v for k, v in call.body.items() if k in ("title", "body", "state")})
+        self._edit(
+            pull,
+            {k: v for k, v in call.body.items() if k in ("title", "body", "state")},
+            closer=call.login,
+        )
         if "labels" in call.body:
             pull.labels = _label_names(call.body["labels"])
             for name in pull.labels:

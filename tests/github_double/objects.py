@@ -412,6 +412,7 @@ class Renderer:
                     "merged_at": pull.merged_at,
                 },
                 "closed_at": pull.closed_at,
+                "closed_by": self.user(pull.closed_by) if pull.closed_by else None,
                 "created_at": pull.created_at,
                 "updated_at": pull.updated_at,
                 "author_association": "MEMBER",

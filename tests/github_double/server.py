@@ -258,6 +258,11 @@ class GitHubDouble:
             pull = self.pull(number)
             return self.api.merge_pull(pull, method=method, title=None, message=None, login=login)
 
+    def close(self, number: int, *, login: str = "octocat") -> None:
+        """Close a PR without merging, as a person would in the web UI."""
+        with self.lock:
+            self.api._edit(self.pull(number), {"state": "closed"}, closer=login)
+
     # -- faults ------------------------------------------------------------------------------
 
     def fail_next(

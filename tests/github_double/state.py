@@ -68,6 +68,7 @@ class Pull:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     closed_at: str | None = None
+    closed_by: str | None = None  # who closed it (the closed_by)
     merged_at: str | None = None
     merged_by: str | None = None
     merge_commit_sha: str | None = None
