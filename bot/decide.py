@@ -10,7 +10,7 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import NamedTuple
 
@@ -74,6 +74,7 @@ class Kind(Enum):
     BREACH = "breach"
     NO_DATA = "no data"  # a hold, or a rollback under ``no_data: rollback``
     HELD = "held after a rollback"  # the tenant's hold marker is set
+    STALE = "health older than the change"  # measured before the percentage was set
     BAKING = "baking"  # changed less than the bake time ago
     HEALTHY = "healthy"
     AT_MAXIMUM = "at the maximum"  # healthy, but there is no step up left
@@ -108,8 +109,8 @@ class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well u
     evidence: tuple[Evidence, ...] = ()
     alerts: tuple[Alert, ...] = ()
     # What the kind's reason quotes: who paused (PAUSED_FEATURE or PAUSED_TENANT), the hold
-    # marker (HELD), the bake time as the policy writes it (BAKING), the reason bot/steer.py
-    # wrote (STEERED kinds).
+    # marker (HELD), the bake time as the policy writes it (BAKING), when the health was
+    # measured (STALE), the reason bot/steer.py wrote (STEERED kinds).
     note: str = ""
     changed_at: datetime | None = None  # when the percentage last changed, where known
     age: int | None = None  # seconds from changed_at to the evaluation (BAKING)
@@ -152,6 +153,14 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
         return (
             f"held after a rollback ({decision.note}); delete "
             f"features.{feature}.tenants.{tenant}.hold to resume the ramp",
+            *healthy,
+        )
+    if kind is Kind.STALE:
+        assert decision.changed_at is not None
+        return (
+            f"health evaluated at {decision.note} is older than the change to "
+            f"{decision.from_pct}% at {_utc(decision.changed_at)}; a step up needs health "
+            "measured after it",
             *healthy,
         )
     if kind is Kind.BAKING:
@@ -278,6 +287,7 @@ def decide(
                 judge=lambda tenant: _judge_tenant(policy, health, tenant, window),
                 judged=judged,
                 now=now,
+                measured_at=health.evaluated_at or now,
                 last_change=last_change,
                 into=decisions,
             )
@@ -338,6 +348,7 @@ def _decide_feature(
     judge: Callable[[str], _Judged],
     judged: dict[str, _Judged],
     now: datetime,
+    measured_at: datetime,
     last_change: LastChange,
     into: list[Decision],
 ) -> None:
@@ -382,11 +393,15 @@ def _decide_feature(
         # 5. Held since a rollback, until a person deletes the marker.
         elif tenant_flag.hold is not None:
             kind, action, to_pct, note = Kind.HELD, Action.HOLD, current, tenant_flag.hold
-        # 6. Not baked yet.
+        # 6. Health measured before the percentage it would judge was set says nothing about
+        # the tenant at its current percentage: it can never move it up (issue 9).
+        elif changed_at is not None and measured_at < changed_at:
+            kind, action, to_pct, note = Kind.STALE, Action.HOLD, current, _utc(measured_at)
+        # 7. Not baked yet.
         elif changed_at is not None and now - changed_at < bake_time:
             kind, action, to_pct, note = Kind.BAKING, Action.HOLD, current, bake_text
             age = int((now - changed_at).total_seconds())
-        # 7. Healthy over the whole window.
+        # 8. Healthy over the whole window.
         else:
             kind, action, to_pct = Kind.HEALTHY, Action.UP, schedule.up(current)
         if to_pct == current and action is not Action.HOLD:
@@ -407,6 +422,10 @@ def _decide_feature(
                 age,
             )
         )
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def flags_tenants(flags: Flags) -> set[str]:

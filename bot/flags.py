@@ -169,7 +169,7 @@ def _edit_canonical(
         tenant = entry.setdefault(change.tenant, {})
         tenant["pct"] = change.pct
         if change.hold:
-            tenant["hold"] = change.hold
+            tenant.setdefault("hold", change.hold)  # the first rollback's origin stays
     if "revision" in document:
         document["revision"] = revision
     else:
@@ -199,9 +199,9 @@ def _edit_in_place(text: str, changes: Iterable[FlagChange], *, revision: int) -
             editor.replace(tenant.members["pct"], change.pct)
         else:
             editor.insert(tenant, {"pct": change.pct})
-        if change.hold and "hold" in tenant.members:
-            editor.replace(tenant.members["hold"], change.hold)
-        elif change.hold:
+        # An existing marker is kept: "rolled back from 25%" says where the ramp stood before
+        # the first rollback, which a second one from 10% must not overwrite (issue 9).
+        if change.hold and "hold" not in tenant.members:
             editor.insert(tenant, {"hold": change.hold})
 
     for feature_name, entries in new_tenants.items():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,15 @@ from bot.cli import main
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "demo"
 
 
+# A day before the demo snapshot was taken: outside git, the flags file's last write dates
+# every tenant's last change, and health older than that cannot step anyone up.
+BEFORE_THE_SNAPSHOT = datetime(2026, 11, 25, 9, 30, tzinfo=UTC).timestamp()
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, tmp_path / "repo")
+    os.utime(tmp_path / "repo" / "flags.json", (BEFORE_THE_SNAPSHOT, BEFORE_THE_SNAPSHOT))
     return tmp_path / "repo"
 
 
@@ -314,8 +322,9 @@ def test_a_tenant_name_that_cannot_be_a_flags_key_is_held_not_fatal(repo, capsys
     assert "Acme Corp" not in written["features"]["receipts"]["tenants"]
 
 
-def test_replaying_a_past_time_ignores_changes_committed_later(repo, capsys, monkeypatch):
-    # The snapshot says 09:30; a commit at 11:00 did not exist then.
+def test_health_older_than_the_flags_file_moves_no_tenant_up(repo, capsys, monkeypatch):
+    # The snapshot says 09:30; the file was created by a commit at 11:00: the health was
+    # measured before any of its percentages were set.
     subprocess.run(["git", "-C", str(repo), "init", "-q", "-b", "main"], check=True)
     monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-26T11:00:00Z")
     monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-26T11:00:00Z")
@@ -324,4 +333,8 @@ def test_replaying_a_past_time_ignores_changes_committed_later(repo, capsys, mon
     assert run(repo, "plan", "--health", "health.json", "--format", "json") == 0
     decisions = json.loads(capsys.readouterr().out)["decisions"]
     acme = next(d for d in decisions if (d["feature"], d["tenant"]) == ("receipts", "acme"))
-    assert acme["action"] == "up"
+    assert (acme["action"], acme["to"]) == ("hold", 10)
+    assert acme["reasons"][0] == (
+        "health evaluated at 2026-11-26T09:30:00Z is older than the change to 10% at "
+        "2026-11-26T11:00:00Z; a step up needs health measured after it"
+    )

@@ -270,8 +270,8 @@ def test_a_change_dated_after_the_evaluation_time_holds_and_says_so():
     decision = one(plan_for({"acme": GREEN}, last_change=last))
     assert decision.action is Action.HOLD
     assert decision.reasons[0] == (
-        "at 0% since 2026-11-26T11:30:00+00:00, after the evaluation time, "
-        "less than the bake time of 30m"
+        "health evaluated at 2026-11-26T09:30:00Z is older than the change to 0% at "
+        "2026-11-26T11:30:00Z; a step up needs health measured after it"
     )
 
 

@@ -286,3 +286,22 @@ def test_a_json_dumps_file_is_edited_the_same_fast_way_and_in_place(case):
         return
     expected = _edit_in_place(text, changes, revision=7)
     assert _edit_canonical(document, changes, revision=7, layout=layout) == expected
+
+
+@pytest.mark.parametrize("indent", [2, 4], ids=["canonical", "in-place"])
+def test_a_second_rollback_keeps_the_first_hold_marker(indent):
+    # "rolled back from 25%" says where the ramp stood; a rollback from 10% must not overwrite it.
+    document = {
+        "version": "flags-v1",
+        "features": {"receipts": {"pct": 0, "tenants": {"acme": {"pct": 10, "hold": "from 25%"}}}},
+    }
+    text = json.dumps(document, indent=indent) + "\n"
+    if indent == 4:
+        text = text.replace('"pct": 0', '"pct":  0')  # not what json.dumps writes: edited in place
+    flags = parse_flags(text, source="flags.json")
+    change = FlagChange(feature="receipts", tenant="acme", pct=5, hold="from 10%")
+    edited = json.loads(apply_changes(flags, [change]).text)
+    assert edited["features"]["receipts"]["tenants"]["acme"] == {"pct": 5, "hold": "from 25%"}
+    fresh = FlagChange(feature="receipts", tenant="globex", pct=5, hold="from 10%")
+    added = json.loads(apply_changes(flags, [fresh]).text)
+    assert added["features"]["receipts"]["tenants"]["globex"] == {"pct": 5, "hold": "from 10%"}

@@ -15,13 +15,13 @@ from bot import git as gitrepo
 from bot.change_log import Change, ledger
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
-from bot.decide import LastChange, Plan, decide
+from bot.decide import LastChange, Plan, decide, flags_tenants
 from bot.errors import InputError
 from bot.files import write_atomically
 from bot.flags import apply_changes
 from bot.health import Health
 from bot.inputs import Inputs, load_inputs
-from bot.last_change import last_changed
+from bot.last_change import FlagsVersion, last_changed
 from bot.render import plan_to_json, plan_to_markdown
 from bot.steer import history_needed, steer
 
@@ -55,7 +55,13 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Plan from the files here, print the plan, and write it with --write."""
     inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
     health = read_health(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
-    plan = make_plan(inputs, health, now=args.now, history=history_here(inputs))
+    plan = make_plan(
+        inputs,
+        health,
+        now=args.now,
+        history=history_here(inputs),
+        modified_at=_modified_at(inputs.flags_path),
+    )
     if args.format == "json":
         print(json.dumps(plan_to_json(plan), indent=2))
     else:
@@ -72,29 +78,65 @@ def make_plan(
     now: datetime | None,
     history: FlagsLocation | None,
     stopped: bool = False,
+    modified_at: datetime | None = None,
 ) -> Plan:
     """Decide at ``now``, else at the time the health was measured, else at the present.
 
     With ``history``, each tenant's last change on that ref's first-parent history dates its
     bake time, and counts its steps for the policy's limits; without it nothing counts as
-    recently changed. ``stopped``: the ramp dashboard's stop box is ticked.
+    recently changed. ``modified_at`` is when the flags file on disk was last written: what
+    differs from ``history`` changed then, and without history every tenant did.
+    ``stopped``: the ramp dashboard's stop box is ticked.
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
     policy = inputs.policy
+    tenants = set(policy.tenants or ()) | set(health.readings) | flags_tenants(inputs.flags)
     last_change: LastChange = {}
     changes: list[Change] = []
     if history is not None:
+        # From the window before the health was measured: a change after that is one the
+        # health cannot have seen, whatever ``now`` says.
+        measured_at = min(moment, health.evaluated_at or moment)
         baseline, recent = gitrepo.flags_versions(
-            history.repo, history.path, ref=history.ref, since=moment - history_needed(policy)
+            history.repo,
+            history.path,
+            ref=history.ref,
+            since=measured_at - history_needed(policy),
         )
-        tenants = set(policy.tenants or ()) | set(health.readings)
-        for feature in inputs.flags.features.values():
-            tenants |= set(feature.tenants or ())
-        last_change = last_changed(baseline, recent, tenants=tenants, until=moment)
+        committed = recent[-1] if recent else baseline
+        if modified_at is not None and inputs.flags.text != (committed and committed.text):
+            # Uncommitted changes count from when the file was written: a second `apply`
+            # before a commit must see the first one's step (issue 9).
+            recent = [*recent, _working_version(inputs.flags.text, modified_at)]
+        # Changes after ``moment`` count too: health from before a tenant's last change must
+        # not move it up, so a replay holds the tenants that changed since (decide rule 6).
+        last_change = last_changed(baseline, recent, tenants=tenants)
         if policy.rings or policy.limits.steps_per_day or policy.limits.tenants_per_run:
             changes = ledger(recent, baseline=baseline)
+    elif modified_at is not None:
+        # No repository, no history: the file's last write is the only date of any change.
+        last_change = {
+            (feature, tenant): modified_at for feature in policy.features for tenant in tenants
+        }
     plan = decide(policy, inputs.flags, health, now=moment, last_change=last_change)
     return steer(plan, policy, inputs.flags, now=moment, changes=changes, stopped=stopped)
+
+
+def _working_version(text: str, modified_at: datetime) -> FlagsVersion:
+    return FlagsVersion(
+        commit="(working tree)",
+        committed_at=modified_at,
+        author="",
+        message="",
+        text=text,
+    )
+
+
+def _modified_at(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return None
 
 
 def history_here(inputs: Inputs) -> FlagsLocation | None:
