@@ -6,10 +6,14 @@ The signals are those of tests/fixtures/prometheus.py; the tests choose the rest
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 from bot.cli import main
+
+LONG_AGO_SECONDS = 30 * 86400
 
 POLICY = """\
 flags_file: flags.json
@@ -72,9 +76,14 @@ def write_repo(root: Path, url: str, *, flag_tenants: tuple[str, ...] = (), **op
     receipts: dict[str, Any] = {"pct": 10}
     if flag_tenants:
         receipts["tenants"] = {tenant: {"pct": 10} for tenant in flag_tenants}
-    (root / "flags.json").write_text(
+    flags = root / "flags.json"
+    flags.write_text(
         json.dumps({"version": "flags-v1", "features": {"receipts": receipts}}, indent=2) + "\n"
     )
+    # Written long before the known history ends: outside git the file's last write dates
+    # every tenant's last change, and health from before it could step no one up.
+    long_ago = time.time() - LONG_AGO_SECONDS
+    os.utime(flags, (long_ago, long_ago))
     return root
 
 
