@@ -127,13 +127,28 @@ def apply_changes(flags: Flags, changes: Iterable[FlagChange]) -> Flags:
     result is checked against the schema, so an invalid file is never handed back to be written.
     """
     revision = (flags.revision or 0) + 1
-    document = json.loads(flags.text)
-    layout = _canonical_layout(flags.text, document)
+    original, crlf = _lf_only(flags.text)
+    document = json.loads(original)
+    layout = _canonical_layout(original, document)
     if layout is not None:
         text = _edit_canonical(document, changes, revision=revision, layout=layout)
     else:
-        text = _edit_in_place(flags.text, changes, revision=revision)
-    return parse_flags(text, source=flags.source)
+        text = _edit_in_place(original, changes, revision=revision)
+    return parse_flags(_crlf(text) if crlf else text, source=flags.source)
+
+
+def _lf_only(text: str) -> tuple[str, bool]:
+    """``text`` with CRLF line endings made LF, and whether it had them (every line, not some).
+
+    Edits are made on LF text and turned back, so a CRLF file keeps CRLF on every line, new
+    ones included: one step is a one-line diff. A file that mixes endings is edited as it is.
+    """
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+    return (text.replace("\r\n", "\n"), True) if crlf else (text, False)
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\n", "\r\n")
 
 
 class _Layout(NamedTuple):
@@ -226,9 +241,10 @@ def revision_of(text: str) -> int:
 
 def set_revision(text: str, revision: int) -> str:
     """The flags JSON text with its top-level ``revision`` set; only that value is rewritten."""
-    editor = JsonEditor(text)
+    original, crlf = _lf_only(text)
+    editor = JsonEditor(original)
     _set_revision(editor, revision)
-    return editor.result()
+    return _crlf(editor.result()) if crlf else editor.result()
 
 
 def _set_revision(editor: JsonEditor, revision: int) -> None:

@@ -157,5 +157,5 @@ def write_plan(inputs: Inputs, plan: Plan) -> None:
         print(f"{inputs.flags_path}: nothing to change", file=sys.stderr)
         return
     updated = apply_changes(inputs.flags, plan.flag_changes())
-    write_atomically(inputs.flags_path, updated.text)
+    write_atomically(inputs.flags_path, updated.text, expected=inputs.flags.text)
     print(f"wrote {inputs.flags_path} (revision {updated.revision})", file=sys.stderr)
