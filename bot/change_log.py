@@ -4,6 +4,11 @@ Pure: bot/git.py reads the versions (first-parent history of the base branch) an
 of the commits each merge brought in; this module compares versions and reads the messages:
 who made a change (a bot step, a bot rollback, a revert, a person), its pull request, its
 evidence, and its decision id with the parent id from the commit trailers (bot/trailers.py).
+
+Anyone can write a `Rampbot-Decision:` trailer, so a trailer is the bot's only on a commit by
+the bot's identity (its e-mail), and, when a pull request merge brought it in, only from a
+`rampbot/` head branch. Any other is a claim: the change is the person's, shown as claiming a
+decision, and never joins the chain of decisions.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from bot.last_change import FlagsVersion, effective_percentages
 from bot.trailers import DecisionTrailer, Pair, parse_trailers
 
 # GitHub's merge commit subject, and the " (#12)" it appends to a squash merge's subject.
-_MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ", re.MULTILINE)
+_MERGE_PR = re.compile(r"^Merge pull request #(\d+) from (?P<head>\S+)", re.MULTILINE)
+_BOT_BRANCH = "rampbot/"
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$", re.MULTILINE)
 # `git revert` writes "This reverts commit <sha>." (with -m: "..., reversing changes made to");
 # `rampbot revert` writes "This reverts merge commit <sha> of #12."
@@ -46,6 +52,7 @@ class MergedCommit:
 
     commit: str
     message: str
+    author_email: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class Change:
     reverts: tuple[str, ...] = ()  # decision ids a revert undid
     reverted_pr: int | None = None
     chain_ok: bool = True  # False: the trailer's parent is not the previous decision seen
+    claimed: str | None = None  # a decision id in a commit that is not the bot's
 
     @property
     def pair(self) -> Pair:
@@ -76,6 +84,7 @@ class Change:
 def ledger(
     versions: Sequence[FlagsVersion],
     *,
+    bot_email: str,
     merged: Mapping[str, Sequence[MergedCommit]] | None = None,
     baseline: FlagsVersion | None = None,
 ) -> list[Change]:
@@ -83,11 +92,16 @@ def ledger(
 
     ``versions`` run oldest to newest on the base branch's first-parent history; ``merged`` maps
     a merge commit to the commits it brought in; ``baseline`` is the version before the first
-    (None: start from no file). A version that is not valid JSON is skipped.
+    (None: start from no file); ``bot_email`` is the bot's commit e-mail, whose trailers count.
+    A version that is not valid JSON is skipped.
     """
     merged = merged or {}
     tenants = _all_tenants(([baseline] if baseline else []) + list(versions))
-    decisions_of = _decisions_by_commit(versions, merged)
+    bot_messages_of = {
+        version.commit: _bot_messages(version, merged.get(version.commit, ()), bot_email)
+        for version in versions
+    }
+    decisions_of = _decisions_by_commit(versions, merged, bot_messages_of)
     pr_of = {version.commit: _pr_number(version.message) for version in versions}
     last_decision: dict[Pair, str] = {}
     changes: list[Change] = []
@@ -97,9 +111,16 @@ def ledger(
         if after is None:
             continue
         messages = [version.message] + [item.message for item in merged.get(version.commit, ())]
-        trailers = [parse_trailers(message) for message in messages]
+        bot_messages = [message for _, message in bot_messages_of[version.commit]]
+        trailers = [parse_trailers(message) for message in bot_messages]
         decisions = {(t.feature, t.tenant): t for item in trailers for t in item.decisions}
         parents = {pair: id for item in trailers for pair, id in item.parents.items()}
+        claimed = {
+            (t.feature, t.tenant): t.id
+            for message in messages
+            if message not in bot_messages
+            for t in parse_trailers(message).decisions
+        }
         undone = [t for item in trailers for t in item.reverts]
         reverted = [
             sha
@@ -109,11 +130,12 @@ def ledger(
         ]
         for sha in reverted:
             undone.extend(_lookup(decisions_of, sha))
-        evidence = _evidence(messages)
+        evidence = _evidence(bot_messages)
         for pair in sorted(before.keys() | after.keys()):
             if before.get(pair) == after.get(pair):
                 continue
             decision = decisions.get(pair)
+            claim = claimed.get(pair) if decision is None else None
             reverts = tuple(dict.fromkeys(t.id for t in undone if (t.feature, t.tenant) == pair))
             if decision is not None:
                 by = By.BOT_ROLLBACK if decision.action == "rollback" else By.BOT_STEP
@@ -140,7 +162,9 @@ def ledger(
                     reverted_pr=next(
                         (pr for sha in reverted if (pr := _lookup_pr(pr_of, sha))), None
                     ),
-                    chain_ok=decision is None or parent == last_decision.get(pair),
+                    chain_ok=claim is None
+                    and (decision is None or parent == last_decision.get(pair)),
+                    claimed=claim,
                 )
             )
         # Every decision that reached the base branch is a parent for the next, as in
@@ -149,6 +173,31 @@ def ledger(
             last_decision[pair] = trailer.id
         before = after
     return changes
+
+
+def _bot_messages(
+    version: FlagsVersion, merged: Sequence[MergedCommit], bot_email: str
+) -> list[tuple[str, str]]:
+    """(commit, message) of the commits among a version and what it merged that are the bot's.
+
+    A commit is the bot's when its author e-mail is the bot's; one a pull request's merge
+    brought in must also come from a ``rampbot/`` head branch, as a person's branch may hold a
+    commit made with the bot's name.
+    """
+    found = []
+    if _email_of(version.author).lower() == bot_email.lower():
+        found.append((version.commit, version.message))
+    match = _MERGE_PR.match(version.message.splitlines()[0] if version.message else "")
+    from_bot_branch = match is None or match["head"].partition("/")[2].startswith(_BOT_BRANCH)
+    for item in merged:
+        if from_bot_branch and item.author_email.lower() == bot_email.lower():
+            found.append((item.commit, item.message))
+    return found
+
+
+def _email_of(author: str) -> str:
+    """The e-mail of "Name <email>"."""
+    return author.rpartition("<")[2].rstrip(">").strip()
 
 
 def select(
@@ -177,19 +226,22 @@ def _all_tenants(versions: Iterable[FlagsVersion]) -> set[str]:
 
 
 def _decisions_by_commit(
-    versions: Sequence[FlagsVersion], merged: Mapping[str, Sequence[MergedCommit]]
+    versions: Sequence[FlagsVersion],
+    merged: Mapping[str, Sequence[MergedCommit]],
+    bot_messages_of: Mapping[str, Sequence[tuple[str, str]]],
 ) -> dict[str, list[DecisionTrailer]]:
-    """The decisions each commit carries; a merge also carries those of the commits it merged.
+    """The bot's decisions each commit carries; a merge also carries those of what it merged.
 
     A revert names the merge commit (``git revert -m 1``) or the bot's commit itself.
     """
     found: dict[str, list[DecisionTrailer]] = {}
     for version in versions:
-        own = list(parse_trailers(version.message).decisions)
-        for item in merged.get(version.commit, ()):
-            from_branch = list(parse_trailers(item.message).decisions)
-            found[item.commit] = from_branch
-            own.extend(from_branch)
+        own: list[DecisionTrailer] = []
+        for commit, message in bot_messages_of[version.commit]:
+            decisions = list(parse_trailers(message).decisions)
+            if commit != version.commit:
+                found[commit] = decisions
+            own.extend(decisions)
         found[version.commit] = own
     return found
 

@@ -51,6 +51,8 @@ INITIAL_FLAGS = """\
 }
 """
 
+BOT_EMAIL = "rampbot@example.invalid"
+
 
 @dataclass(frozen=True)
 class Expected:
@@ -116,8 +118,10 @@ class FlagsRepo:
             "GIT_COMMITTER_DATE": f"@{self.clock} +0000",
         }
         if author:
+            # The bot's commits carry the bot's e-mail: `history` trusts trailers only there.
+            email = BOT_EMAIL if author == "rampbot" else "person@example.com"
             env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = author
-            env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "person@example.com"
+            env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = email
         result = subprocess.run(
             ["git", *args], cwd=self.path, env=env, capture_output=True, text=True, check=False
         )

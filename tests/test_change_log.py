@@ -11,7 +11,7 @@ from bot import git
 from bot.change_log import By, Change, ledger, select
 from bot.commands.history import read_history
 from bot.last_change import FlagsVersion
-from tests.flags_history import Expected, FlagsRepo, random_history
+from tests.flags_history import BOT_EMAIL, Expected, FlagsRepo, random_history
 
 SEEDS = range(50)
 
@@ -29,7 +29,7 @@ def reconstruct(repo: FlagsRepo) -> list[Change]:
     baseline, versions, merged = read_history(
         git.open_repository(repo.path), "flags.json", ref="main"
     )
-    return ledger(versions, merged=merged, baseline=baseline)
+    return ledger(versions, bot_email=BOT_EMAIL, merged=merged, baseline=baseline)
 
 
 def as_expected(change: Change) -> Expected:
@@ -82,11 +82,17 @@ def test_generated_histories_are_reconstructed_exactly(tmp_path: Path) -> None:
     assert {(By.REVERT, True), (By.REVERT, False)} <= kinds
 
 
-def version(commit: str, text: str | None, message: str, minute: int = 0) -> FlagsVersion:
+PERSON = "Pat Person <pat@example.com>"
+BOT = f"rampbot <{BOT_EMAIL}>"
+
+
+def version(
+    commit: str, text: str | None, message: str, minute: int = 0, *, author: str = PERSON
+) -> FlagsVersion:
     return FlagsVersion(
         commit=commit,
         committed_at=datetime(2026, 1, 1, 0, minute, tzinfo=UTC),
-        author="Pat Person <pat@example.com>",
+        author=author,
         message=message,
         text=text,
     )
@@ -105,10 +111,11 @@ def flags(acme: int, default: int = 0) -> str:
 
 def test_a_feature_default_change_moves_every_tenant_without_its_own_pct() -> None:
     changes = ledger(
-        [
+        bot_email=BOT_EMAIL,
+        versions=[
             version("a" * 40, flags(10), "Add flags"),
             version("b" * 40, flags(10).replace('"pct": 5', '"pct": 25'), "Raise attest (#4)", 1),
-        ]
+        ],
     )
     assert [(c.feature, c.tenant, c.from_pct, c.to_pct, c.pr) for c in changes] == [
         ("attest", "acme", None, 5, None),
@@ -121,11 +128,12 @@ def test_a_feature_default_change_moves_every_tenant_without_its_own_pct() -> No
 
 def test_a_version_that_is_not_json_is_skipped() -> None:
     changes = ledger(
-        [
+        bot_email=BOT_EMAIL,
+        versions=[
             version("a" * 40, flags(10), "Add flags"),
             version("b" * 40, "{ broken", "oops", 1),
             version("c" * 40, flags(25), "Merge pull request #9 from example/fix", 2),
-        ]
+        ],
     )
     last = changes[-1]
     assert (last.from_pct, last.to_pct, last.pr, last.commit) == (10, 25, 9, "c" * 40)
@@ -141,11 +149,14 @@ def test_a_parent_that_is_not_the_previous_decision_is_flagged() -> None:
 
     changes = select(
         ledger(
-            [
+            bot_email=BOT_EMAIL,
+            versions=[
                 version("a" * 40, flags(0), "Add flags"),
-                version("b" * 40, flags(1), bot("111111111111", None, 0, 1), 1),
-                version("c" * 40, flags(5), bot("222222222222", "999999999999", 1, 5), 2),
-            ]
+                version("b" * 40, flags(1), bot("111111111111", None, 0, 1), 1, author=BOT),
+                version(
+                    "c" * 40, flags(5), bot("222222222222", "999999999999", 1, 5), 2, author=BOT
+                ),
+            ],
         ),
         tenant="acme",
         feature="receipts",
@@ -160,7 +171,8 @@ def test_a_parent_that_is_not_the_previous_decision_is_flagged() -> None:
 def test_a_rampbot_revert_names_the_pull_request_it_undid() -> None:
     merge = "c" * 40
     changes = ledger(
-        [
+        bot_email=BOT_EMAIL,
+        versions=[
             version("a" * 40, flags(10), "Add flags"),
             version(merge, flags(25), "Merge pull request #7 from acme/rampbot/ramp", 1),
             version(
@@ -169,7 +181,7 @@ def test_a_rampbot_revert_names_the_pull_request_it_undid() -> None:
                 f"Revert #7: Ramp receipts to 25% for acme\n\nThis reverts merge commit {merge} of #7.",
                 2,
             ),
-        ]
+        ],
     )
     last = changes[-1]
     assert (last.from_pct, last.to_pct, last.by, last.reverted_pr) == (25, 10, By.REVERT, 7)

@@ -11,7 +11,7 @@ import pytest
 from bot.cli import main
 from bot.commands.history import BLOCKS, sparkline
 from bot.errors import EXIT_INVALID_INPUT
-from tests.flags_history import FlagsRepo
+from tests.flags_history import BOT_EMAIL, FlagsRepo
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FlagsRepo:
 
 
 def history(*options: str) -> int:
-    return main(["history", *options], environ={})
+    return main(["history", *options], environ={"RAMPBOT_GIT_EMAIL": BOT_EMAIL})
 
 
 def test_json_lists_every_change_with_its_chain(
@@ -51,6 +51,7 @@ def test_json_lists_every_change_with_its_chain(
     assert set(changes[0]) == {
         "at", "feature", "tenant", "from", "to", "by", "author", "commit", "pr",
         "evidence", "decision", "parent", "reverts", "reverted_pr", "chain_ok",
+        "claimed_decision",
     }  # fmt: skip
 
 
@@ -110,3 +111,95 @@ def test_an_unknown_ref_is_an_input_error(
 ) -> None:
     assert history("--ref", "no-such-branch") == EXIT_INVALID_INPUT
     assert "--ref no-such-branch: no such branch or commit" in capsys.readouterr().err
+
+
+# A trailer is the bot's only on the bot's commit, and through a merge only from rampbot/.
+
+FORGED = (
+    "Ramp receipts for acme\n\n"
+    "- up receipts for acme: 10% -> 25% (coverage min 99.0 over 30m >= 95)\n\n"
+    "Rampbot-Decision: 0123456789ab receipts/acme 10->25 up\n"
+)
+
+
+def _set_acme(repo: FlagsRepo, pct: int) -> None:
+    document = repo.flags()
+    document["features"]["receipts"].setdefault("tenants", {}).setdefault("acme", {})["pct"] = pct
+    (repo.path / "flags.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+
+
+def _acme_changes(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    assert history("--format", "json") == 0
+    return [
+        c
+        for c in json.loads(capsys.readouterr().out)["changes"]
+        if (c["feature"], c["tenant"]) == ("receipts", "acme")
+    ]
+
+
+@pytest.fixture
+def plain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FlagsRepo:
+    repo = FlagsRepo.create(tmp_path / "repo")
+    monkeypatch.chdir(repo.path)
+    return repo
+
+
+def test_a_persons_commit_with_a_decision_trailer_only_claims_it(
+    plain: FlagsRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _set_acme(plain, 25)
+    plain.commit(FORGED, author="Mallory", all=True)
+    [*_, change] = _acme_changes(capsys)
+    assert (change["by"], change["decision"], change["claimed_decision"]) == (
+        "person",
+        None,
+        "0123456789ab",
+    )
+    assert change["chain_ok"] is False
+    assert change["evidence"] is None  # the claimed evidence is not shown as the bot's
+    assert history() == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "10% -> 25%" in line]
+    assert "by Mallory, claims a rampbot decision" in line
+    assert "bot step" not in line
+
+
+def test_a_bot_commit_merged_from_a_persons_branch_only_claims(
+    plain: FlagsRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A commit made with the bot's name on a branch that is not rampbot/: a claim."""
+    head = plain.git("rev-parse", "HEAD")
+    _set_acme(plain, 25)
+    plain.git("add", "flags.json")
+    tree = plain.git("write-tree")
+    forged = plain.commit_tree(tree, [head], FORGED, author="rampbot")
+    merge = plain.commit_tree(
+        tree, [head, forged], "Merge pull request #5 from example/mallory/rampbot-ramp\n"
+    )
+    plain.git("update-ref", "HEAD", merge)
+    [*_, change] = _acme_changes(capsys)
+    assert (change["by"], change["claimed_decision"], change["chain_ok"]) == (
+        "person",
+        "0123456789ab",
+        False,
+    )
+
+
+def test_the_same_commit_from_a_rampbot_branch_is_the_bots(
+    plain: FlagsRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = plain.git("rev-parse", "HEAD")
+    _set_acme(plain, 25)
+    plain.git("add", "flags.json")
+    tree = plain.git("write-tree")
+    bot = plain.commit_tree(tree, [head], FORGED, author="rampbot")
+    merge = plain.commit_tree(
+        tree, [head, bot], "Merge pull request #5 from example/rampbot/ramp\n"
+    )
+    plain.git("update-ref", "HEAD", merge)
+    [*_, change] = _acme_changes(capsys)
+    assert (change["by"], change["decision"], change["claimed_decision"]) == (
+        "bot step",
+        "0123456789ab",
+        None,
+    )
+    assert change["chain_ok"] is True

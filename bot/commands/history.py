@@ -10,6 +10,7 @@ from typing import Any
 
 from bot import git
 from bot.change_log import Change, MergedCommit, ledger, select
+from bot.commands.context import DEFAULT_GIT_EMAIL
 from bot.commands.named_files import flags_file, policy_if_any
 from bot.commands.options import add_input_options
 from bot.errors import InputError
@@ -40,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a plain table for people (default), json for scripts",
     )
     parser.add_argument(
+        "--git-email",
+        metavar="EMAIL",
+        help="the e-mail of rampbot's commits, whose decision trailers count (default: "
+        "RAMPBOT_GIT_EMAIL, else GitHub Actions')",
+    )
+    parser.add_argument(
         "--chart",
         action="store_true",
         help="also draw each tenant's percentage over time as a text sparkline",
@@ -55,7 +62,11 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     baseline, versions, merged = read_history(repo, relative, ref=args.ref)
     if not versions:
         raise InputError(f"{path}: no commit on {args.ref} touches it; check --flags and --ref")
-    changes = select(ledger(versions, merged=merged, baseline=baseline), **_filters(args))
+    bot_email = args.git_email or environ.get("RAMPBOT_GIT_EMAIL") or DEFAULT_GIT_EMAIL
+    changes = select(
+        ledger(versions, bot_email=bot_email, merged=merged, baseline=baseline),
+        **_filters(args),
+    )
     if args.format == "json":
         print(json.dumps({"changes": [change_to_json(c) for c in changes]}, indent=2))
     else:
@@ -75,7 +86,9 @@ def read_history(
         parents = git.parents_of(repo, version.commit)
         if len(parents) > 1:
             merged[version.commit] = [
-                MergedCommit(commit=commit.sha, message=commit.message)
+                MergedCommit(
+                    commit=commit.sha, message=commit.message, author_email=commit.author_email
+                )
                 for commit in git.commits_between(repo, parents[0], version.commit)
                 if commit.sha != version.commit
             ]
@@ -103,6 +116,7 @@ def change_to_json(change: Change) -> dict[str, Any]:
         "reverts": list(change.reverts),
         "reverted_pr": change.reverted_pr,
         "chain_ok": change.chain_ok,
+        "claimed_decision": change.claimed,
     }
 
 
@@ -125,12 +139,14 @@ def _row(change: Change) -> tuple[str, ...]:
     by = change.by.value
     if change.by.value == "person":
         by = change.author.split(" <")[0]
+    if change.claimed:
+        by = f"by {by}, claims a rampbot decision"
     why = change.evidence or ""
     if change.reverts or change.reverted_pr:
         undone = ", ".join(change.reverts)
         pr = f" (PR #{change.reverted_pr})" if change.reverted_pr else ""
         why = f"reverts {undone}{pr}".replace("reverts  (", "reverts (")
-    if not change.chain_ok:
+    if not change.chain_ok and not change.claimed:
         why = f"{why} [parent is not the previous decision]".strip()
     return (
         change.at.strftime("%Y-%m-%d %H:%M"),
