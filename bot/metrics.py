@@ -7,9 +7,12 @@ Pushgateway and/or as a textfile for node_exporter's textfile collector.
 from __future__ import annotations
 
 import urllib.error
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from bot.errors import InputError, ServiceError
 from bot.flags import Flags
@@ -51,15 +54,29 @@ def ramp_registry(flags: Flags, *, tenants: list[str] | tuple[str, ...] = ()) ->
 
 
 def push(registry: CollectorRegistry, *, gateway: str, grouping: dict[str, str]) -> None:
-    """Replace this job's group on the Pushgateway (PUT), so a removed tenant disappears."""
+    """Replace this job's group on the Pushgateway (PUT), so a removed tenant disappears.
+
+    A ``user:password@`` in the URL is sent as HTTP basic auth, as the Pushgateway's
+    --web.config.file asks, never as part of the host name.
+    """
+    address, handler = _with_basic_auth(gateway)
     try:
         push_to_gateway(
-            gateway, job=JOB, registry=registry, grouping_key=grouping, timeout=PUSH_TIMEOUT_SECONDS
+            address,
+            job=JOB,
+            registry=registry,
+            grouping_key=grouping,
+            timeout=PUSH_TIMEOUT_SECONDS,
+            handler=handler,
         )
     except urllib.error.HTTPError as error:
+        hint = (
+            "give its user name and password in the URL: http://USER:PASSWORD@HOST:9091"
+            if error.code == 401
+            else "check the --pushgateway URL"
+        )
         raise ServiceError(
-            f"Pushgateway at {shown_url(gateway)} answered {error.code} {error.reason}; "
-            "check the --pushgateway URL"
+            f"Pushgateway at {shown_url(gateway)} answered {error.code} {error.reason}; {hint}"
         ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", None) or error
@@ -67,6 +84,26 @@ def push(registry: CollectorRegistry, *, gateway: str, grouping: dict[str, str])
             f"Pushgateway at {shown_url(gateway)}: cannot connect ({reason}); "
             "check that it is running and the --pushgateway URL"
         ) from None
+
+
+def _with_basic_auth(gateway: str) -> tuple[str, Callable[..., Callable[[], None]]]:
+    """The URL without its credentials, and the handler that sends them, if it had any."""
+    try:
+        parts = urlsplit(gateway)
+        username, password = parts.username, parts.password
+    except ValueError:
+        return gateway, default_handler  # push_to_gateway reports the broken URL
+    if username is None and password is None:
+        return gateway, default_handler
+    address = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    user, secret = unquote(username or ""), unquote(password or "")
+
+    def handler(
+        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        return basic_auth_handler(url, method, timeout, headers, data, user, secret)
+
+    return address, handler
 
 
 def write_textfile(registry: CollectorRegistry, path: Path) -> None:

@@ -294,7 +294,9 @@ def _refusal(response: requests.Response | None) -> tuple[int, str]:
         body = response.json()
         message = f"{body.get('errorType', 'error')}: {body['error']}"
     except (ValueError, KeyError, TypeError, AttributeError):
-        message = _body_start(response)
+        # Not Prometheus' JSON: the start of the body, without the status the caller shows.
+        text = " ".join(response.text[:120].split())
+        message = f"body starts {text!r}" if text else "an empty body"
     return response.status_code, " ".join(message.split())
 
 

@@ -372,6 +372,17 @@ CASES = [
         stderr="\\x3a:error::x: no such flags file; pass --flags PATH or set flags_file in the policy\n",
     ),
     Case(
+        name="a token without GITHUB_REPOSITORY",
+        make=lambda folder: None,
+        argv=("run", "--dry-run", "--health", "health.json"),
+        environ=(("GITHUB_TOKEN", "ghp_t0ken-value"),),
+        exit_code=1,
+        stderr=(
+            "GITHUB_REPOSITORY is not set: set it to OWNER/NAME of the repository "
+            "(GitHub Actions sets it)\n"
+        ),
+    ),
+    Case(
         name="git cannot read the history",
         make=_damage_history,
         argv=("history",),
@@ -611,3 +622,36 @@ def test_a_revert_whose_branch_moved_is_a_conflict_not_an_internal_error(
     assert github_origin.resolve(f"refs/heads/{branch}") == merge  # the other push stands
     assert len(writes(github_double)) == requests_before
     assert open_pulls(github_double) == []
+
+
+def test_github_failing_after_the_push_says_what_was_pushed_and_the_next_run_reuses_it(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    snapshot_file = tmp_path / "acme.json"
+    snapshot_file.write_text(json.dumps({"tenants": {"acme": HEALTHY}, "alerts": []}))
+    fault = github_double.fail_next("POST", "/repos/acme/flags/pulls", 500, times=None)
+
+    code, out = run_with(github_env, snapshot_file, capsys=capsys)
+
+    pushed = github_origin.resolve("refs/heads/rampbot/ramp")
+    assert code == EXIT_SERVICE
+    assert pushed is not None
+    error = out.splitlines()[-1]
+    assert error.startswith("GitHub: could not open a pull request")
+    assert error.endswith(
+        f". rampbot/ramp was pushed ({pushed[:12]}) but its pull request was not opened or "
+        "updated; the next run reuses the branch and finishes the pull request"
+    )
+    assert open_pulls(github_double) == []
+
+    with github_double.lock:
+        github_double.faults.remove(fault)
+    code, out = run_with(github_env, snapshot_file, capsys=capsys)
+    assert code == 0, out
+    [pull] = open_pulls(github_double)
+    assert pull.head == "rampbot/ramp"
+    assert github_origin.resolve("refs/heads/rampbot/ramp") == pushed  # reused, not pushed again

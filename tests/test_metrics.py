@@ -105,6 +105,26 @@ def test_the_gauges_arrive_at_the_pushgateway(flags_path: Path, pushgateway: Pus
     assert list(samples(text, "rampbot_flags_revision").values()) == [5.0]
 
 
+def test_a_pushgateway_asking_for_basic_auth_gets_the_urls_credentials(
+    flags_path: Path, pushgateway_with_auth: Pushgateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway = pushgateway_with_auth
+    user, password = gateway.auth or ("", "")
+    with_auth = gateway.url.replace("http://", f"http://{user}:{password}@")
+    assert main(["publish", "--flags", str(flags_path), "--pushgateway", with_auth], {}) == 0
+    assert list(samples(gateway.metrics_text(), "rampbot_flags_revision").values()) == [4.0]
+    # Without them: refused, named without any password.
+    code = main(["publish", "--flags", str(flags_path), "--pushgateway", gateway.url], {})
+    assert (code, capsys.readouterr().err) == (
+        EXIT_SERVICE,
+        f"Pushgateway at {gateway.url} answered 401 Unauthorized; give its user name and "
+        "password in the URL: http://USER:PASSWORD@HOST:9091\n",
+    )
+    wrong = gateway.url.replace("http://", f"http://{user}:wrong-pw@")
+    assert main(["publish", "--flags", str(flags_path), "--pushgateway", wrong], {}) == 3
+    assert "wrong-pw" not in capsys.readouterr().err
+
+
 def test_an_unreachable_pushgateway_exits_3(
     flags_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

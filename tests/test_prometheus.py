@@ -293,7 +293,7 @@ def test_a_server_error_is_retried_then_fails(tmp_path, fake_server, capsys):
     assert (code, err) == (
         3,
         f"Prometheus at {server.url}: signal coverage: HTTP 503: "
-        "HTTP 503, body starts 'upstream unavailable' (tried 2 times)\n",
+        "body starts 'upstream unavailable' (tried 2 times)\n",
     )
     assert len(server.requests) == 2
     assert elapsed < BOUND_SECONDS

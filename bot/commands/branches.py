@@ -113,6 +113,39 @@ def carry_out(
             branch=steps.branch,
             expected=state.remote_sha,
         )
+    try:
+        return _on_github(
+            github,
+            steps=steps,
+            proposal=proposal,
+            state=state,
+            head=head,
+            base=base,
+            settings=settings,
+        )
+    except ServiceError as error:
+        if not steps.push:
+            raise
+        # The branch is on the remote already: say so, as "nothing was pushed" would be untrue.
+        # The next run finds it holding the same commit's content and reuses it.
+        raise ServiceError(
+            f"{error.message}. {steps.branch} was pushed ({(head or '')[:12]}) but its pull "
+            "request was not opened or updated; the next run reuses the branch and finishes "
+            "the pull request"
+        ) from None
+
+
+def _on_github(
+    github: PullRequests,
+    *,
+    steps: Steps,
+    proposal: Proposal | None,
+    state: BranchState,
+    head: str | None,
+    base: str,
+    settings: PullRequestSettings,
+) -> Done:
+    """The GitHub part of the steps, after the push."""
     pull = state.pull_request
     number = pull.number if pull else None
     if steps.open:

@@ -81,8 +81,10 @@ def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepos
         return None
     repository = environ.get("GITHUB_REPOSITORY")
     if not repository or repository.count("/") != 1:
+        found = f"is {repository!r}" if repository else "is not set"
         raise InputError(
-            f"GITHUB_REPOSITORY is {repository!r}: set it to OWNER/NAME of the repository"
+            f"GITHUB_REPOSITORY {found}: set it to OWNER/NAME of the repository "
+            "(GitHub Actions sets it)"
         )
     return GitHubRepository(
         token=token,
