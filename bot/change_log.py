@@ -84,7 +84,7 @@ class Change:
 def ledger(
     versions: Sequence[FlagsVersion],
     *,
-    bot_email: str,
+    bot_email: str | None = None,
     merged: Mapping[str, Sequence[MergedCommit]] | None = None,
     baseline: FlagsVersion | None = None,
 ) -> list[Change]:
@@ -92,7 +92,8 @@ def ledger(
 
     ``versions`` run oldest to newest on the base branch's first-parent history; ``merged`` maps
     a merge commit to the commits it brought in; ``baseline`` is the version before the first
-    (None: start from no file); ``bot_email`` is the bot's commit e-mail, whose trailers count.
+    (None: start from no file); ``bot_email`` is the bot's commit e-mail, whose trailers count
+    (None: none counts, for callers that read only the percentages and times).
     A version that is not valid JSON is skipped.
     """
     merged = merged or {}
@@ -176,7 +177,7 @@ def ledger(
 
 
 def _bot_messages(
-    version: FlagsVersion, merged: Sequence[MergedCommit], bot_email: str
+    version: FlagsVersion, merged: Sequence[MergedCommit], bot_email: str | None
 ) -> list[tuple[str, str]]:
     """(commit, message) of the commits among a version and what it merged that are the bot's.
 
@@ -184,7 +185,9 @@ def _bot_messages(
     brought in must also come from a ``rampbot/`` head branch, as a person's branch may hold a
     commit made with the bot's name.
     """
-    found = []
+    found: list[tuple[str, str]] = []
+    if bot_email is None:
+        return found
     if _email_of(version.author).lower() == bot_email.lower():
         found.append((version.commit, version.message))
     match = _MERGE_PR.match(version.message.splitlines()[0] if version.message else "")
