@@ -168,7 +168,7 @@ def judge(
         if total < min_total:
             return Comparison(
                 Outcome.TOO_FEW,
-                f"{_count(total)} of {_count(min_total)} requests in {name}",
+                f"inconclusive: {_count(total)} of {_count(min_total)} requests in {name}",
                 treatment,
                 control,
             )

@@ -14,10 +14,22 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import NamedTuple
 
+from bot.burn import Burn, BurnOutcome, judge_burn
+from bot.compare import Arms, Comparison, Outcome, judge, ratio_text
 from bot.duration import format_duration
 from bot.flags import MAX_TENANT_NAME, TENANT_NAME, FeatureFlag, FlagChange, Flags, TenantFlag
 from bot.health import Alert, Health
-from bot.policy import Condition, NoData, Policy, Ramp, RollbackTo, Signal, format_number
+from bot.policy import (
+    ComparisonSignal,
+    Condition,
+    NoData,
+    Policy,
+    Ramp,
+    RollbackTo,
+    Signal,
+    SloSignal,
+    format_number,
+)
 
 # (feature, tenant) -> when that tenant's percentage last changed on the base branch.
 LastChange = Mapping[tuple[str, str], datetime]
@@ -49,8 +61,34 @@ class Evidence:
     critical: bool
     samples: int | None = None
     not_finite: bool = False  # the source sent NaN or ±Inf: no data
+    comparison: Comparison | None = None  # a comparison signal's arms, difference and interval
+    burn: Burn | None = None  # an SLO signal's burn rate per window
+    gate: bool = True  # False: shadow evidence, shown but never deciding
+
+    @property
+    def doubtful(self) -> bool:
+        """No data that is doubt, not absence: an inconclusive comparison or a sample mismatch.
+
+        Doubt holds the tenant whatever ``no_data`` says: rolling back on it would roll back
+        every young comparison.
+        """
+        return self.comparison is not None and self.comparison.outcome in (
+            Outcome.INCONCLUSIVE,
+            Outcome.SAMPLE_RATIO_MISMATCH,
+        )
 
     def __str__(self) -> str:
+        critical = " (critical)" if self.critical and self.verdict is Verdict.BREACHED else ""
+        if self.comparison is not None:
+            arms = ""
+            if self.comparison.treatment is not None or self.comparison.control is not None:
+                arms = (
+                    f" (treatment {ratio_text(self.comparison.treatment)}, "
+                    f"control {ratio_text(self.comparison.control)}, over {self.window})"
+                )
+            return f"{self.signal}: {self.comparison.reason}{arms}{critical}"
+        if self.burn is not None:
+            return f"{self.signal}: {self.burn.reason}{critical}"
         if self.not_finite:
             return f"{self.signal}: not a finite number over {self.window}"
         if self.verdict is Verdict.NO_DATA:
@@ -83,6 +121,9 @@ class Kind(Enum):
     FROZEN = "frozen"  # inside a freeze window
     RING = "ring"  # the ring before has not reached the percentage yet
     LIMIT = "limit"  # tenants_per_run or steps_per_day
+    # A comparison signal in doubt: held whatever no_data says, never stepped up.
+    INCONCLUSIVE = "inconclusive comparison"  # the interval straddles the margin
+    SAMPLE_RATIO_MISMATCH = "sample ratio mismatch"  # the arms are not what flags.json says
 
 
 # Decision.note for a pause: who paused. The last two hold only steps up (bot/steer.py).
@@ -132,9 +173,9 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
             return (f"feature {feature} is paused",)
         if decision.note == PAUSED_TENANT:
             return (f"tenant {tenant} is paused for {feature}",)
-        return (STOPPED_TEXT[decision.note], *(str(e) for e in decision.evidence))
+        return (STOPPED_TEXT[decision.note], *(str(e) for e in decision.evidence if e.gate))
     if kind in STEERED:
-        return (decision.note, *(str(e) for e in decision.evidence))
+        return (decision.note, *(str(e) for e in decision.evidence if e.gate))
     if kind is Kind.UNUSABLE_NAME:
         shown = tenant
         if len(tenant) > MAX_TENANT_NAME:
@@ -144,7 +185,8 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
             "letters, digits, '_', '.', ':' and '-', starting with a letter or digit); rename "
             "it in the signals' labels",
         )
-    healthy = tuple(str(evidence) for evidence in decision.evidence)
+    # Shadow evidence is shown in the tables, never quoted as a reason.
+    healthy = tuple(str(evidence) for evidence in decision.evidence if evidence.gate)
     if kind is Kind.HEALTHY:
         return healthy
     if kind is Kind.AT_MAXIMUM:
@@ -174,18 +216,22 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
             f"at {decision.from_pct}% {waited}, less than the bake time of {decision.note}",
             *healthy,
         )
-    # CRITICAL, BREACH, NO_DATA, or one of them with no step down left (AT_MINIMUM).
+    # CRITICAL, BREACH, NO_DATA, INCONCLUSIVE, SAMPLE_RATIO_MISMATCH, or one of the first
+    # three with no step down left (AT_MINIMUM).
     rule = kind if kind is not Kind.AT_MINIMUM else _rule_of(decision)
+    gating = [e for e in decision.evidence if e.gate]
     if rule is Kind.CRITICAL:
-        reasons = [
-            str(e) for e in decision.evidence if e.verdict is Verdict.BREACHED and e.critical
-        ] + [f"alert {alert.name} ({alert.severity}) firing" for alert in decision.alerts]
+        reasons = [str(e) for e in gating if e.verdict is Verdict.BREACHED and e.critical] + [
+            f"alert {alert.name} ({alert.severity}) firing" for alert in decision.alerts
+        ]
     elif rule is Kind.BREACH:
-        reasons = [str(e) for e in decision.evidence if e.verdict is Verdict.BREACHED]
+        reasons = [str(e) for e in gating if e.verdict is Verdict.BREACHED]
+    elif decision.action is Action.ROLLBACK or kind is Kind.AT_MINIMUM:
+        # no_data: rollback acts on absent data only, not on a comparison in doubt.
+        reasons = [str(e) for e in gating if e.verdict is Verdict.NO_DATA and not e.doubtful]
+        reasons.append("no_data: rollback")
     else:
-        reasons = [str(e) for e in decision.evidence if e.verdict is Verdict.NO_DATA]
-        if decision.action is Action.ROLLBACK or kind is Kind.AT_MINIMUM:
-            reasons.append("no_data: rollback")
+        reasons = [str(e) for e in gating if e.verdict is Verdict.NO_DATA]
     if kind is Kind.AT_MINIMUM:
         reasons.append(f"already at the minimum, {decision.from_pct}%")
     return tuple(reasons)
@@ -194,10 +240,10 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
 def _rule_of(decision: Decision) -> Kind:
     """The rule that asked to go down: the first that holds, in decide's order."""
     if decision.alerts or any(
-        e.verdict is Verdict.BREACHED and e.critical for e in decision.evidence
+        e.verdict is Verdict.BREACHED and e.critical and e.gate for e in decision.evidence
     ):
         return Kind.CRITICAL
-    if any(e.verdict is Verdict.BREACHED for e in decision.evidence):
+    if any(e.verdict is Verdict.BREACHED and e.gate for e in decision.evidence):
         return Kind.BREACH
     return Kind.NO_DATA
 
@@ -251,11 +297,13 @@ def _hold_marker(decision: Decision) -> str:
     causes = [
         f"{e.signal} {e.condition.breach_text()}"
         for e in decision.evidence
-        if e.verdict is Verdict.BREACHED and e.critical
+        if e.verdict is Verdict.BREACHED and e.critical and e.gate
     ] + [f"alert {alert.name}" for alert in decision.alerts]
     if not causes:  # a no_data: rollback policy
         causes = [
-            f"no data for {e.signal}" for e in decision.evidence if e.verdict is Verdict.NO_DATA
+            f"no data for {e.signal}"
+            for e in decision.evidence
+            if e.verdict is Verdict.NO_DATA and e.gate and not e.doubtful
         ]
     return f"rolled back from {decision.from_pct}% ({', '.join(causes)})"
 
@@ -270,7 +318,9 @@ def decide(
 ) -> Plan:
     """Decide every tenant of every feature in the policy, independently."""
     window = policy.bake_time_text
-    judged: dict[str, _Judged] = {}  # health is judged once per tenant, whatever the features
+    # Health is judged once per tenant, whatever the features; with comparison signals once per
+    # tenant and percentage, as the share of requests in treatment should match the percentage.
+    judged: dict[tuple[str, int | None], _Judged] = {}
     decisions: list[Decision] = []
     # A tenant named under any feature is a tenant of every feature: an alert for every tenant
     # must reach it in all of them, not only where the file happens to name it (issue 9).
@@ -284,7 +334,7 @@ def decide(
                 ramp=ramp,
                 feature=feature,
                 tenants=tenants,
-                judge=lambda tenant: _judge_tenant(policy, health, tenant, window),
+                judge=lambda tenant, pct: _judge_tenant(policy, health, tenant, window, pct=pct),
                 judged=judged,
                 now=now,
                 measured_at=health.evaluated_at or now,
@@ -295,7 +345,11 @@ def decide(
         decisions=tuple(decisions),
         evaluated_at=now,
         window=window,
-        queries={signal.name: signal.query for signal in policy.signals},
+        queries={
+            **{signal.name: signal.query for signal in policy.signals},
+            **{s.name: f"events: {s.events} total: {s.total}" for s in policy.comparisons},
+            **{s.name: f"events: {s.events} total: {s.total}" for s in policy.slos},
+        },
         graph_links=dict(health.query_urls),
     )
 
@@ -345,8 +399,8 @@ def _decide_feature(
     ramp: Ramp,
     feature: FeatureFlag,
     tenants: Iterable[str],
-    judge: Callable[[str], _Judged],
-    judged: dict[str, _Judged],
+    judge: Callable[[str, int | None], _Judged],
+    judged: dict[tuple[str, int | None], _Judged],
     now: datetime,
     measured_at: datetime,
     last_change: LastChange,
@@ -358,12 +412,14 @@ def _decide_feature(
     no_flag = TenantFlag()
     bake_time, bake_text = policy.bake_time, policy.bake_time_text
     no_data_rollback = policy.no_data is NoData.ROLLBACK
+    by_pct = bool(policy.comparisons)
     for tenant in tenants:
-        health = judged.get(tenant)
-        if health is None:
-            health = judged[tenant] = judge(tenant)
         tenant_flag = own.get(tenant) or no_flag
         current = feature.pct if tenant_flag.pct is None else tenant_flag.pct
+        key = (tenant, current if by_pct else None)
+        health = judged.get(key)
+        if health is None:
+            health = judged[key] = judge(*key)
         changed_at = last_change.get((feature_name, tenant)) if last_change else None
         note: str = ""
         age: int | None = None
@@ -390,6 +446,9 @@ def _decide_feature(
                 kind, action, to_pct = rule, Action.ROLLBACK, schedule.rollback(current)
             else:
                 kind, action, to_pct = rule, Action.HOLD, current
+        # 4b. A comparison in doubt: never up, and doubt is no reason to go down.
+        elif rule is Kind.INCONCLUSIVE or rule is Kind.SAMPLE_RATIO_MISMATCH:
+            kind, action, to_pct = rule, Action.HOLD, current
         # 5. Held since a rollback, until a person deletes the marker.
         elif tenant_flag.hold is not None:
             kind, action, to_pct, note = Kind.HELD, Action.HOLD, current, tenant_flag.hold
@@ -442,7 +501,7 @@ def tenants_for(policy: Policy, health: Health, *, named: Iterable[str]) -> list
         return list(policy.tenants)
     # Discovered: every tenant a signal reported, and every tenant the flags file names, so
     # that a tenant missing from Prometheus is held with a reason rather than forgotten.
-    return sorted(set(health.readings) | set(named))
+    return sorted(health.tenants | set(named))
 
 
 class _Judged(NamedTuple):
@@ -450,26 +509,44 @@ class _Judged(NamedTuple):
 
     evidence: tuple[Evidence, ...]
     alerts: tuple[Alert, ...]  # firing, of a rollback severity
-    rule: Kind | None  # UNUSABLE_NAME, CRITICAL, BREACH, NO_DATA, or None when healthy
+    # UNUSABLE_NAME, CRITICAL, BREACH, NO_DATA, SAMPLE_RATIO_MISMATCH, INCONCLUSIVE, or None
+    # when healthy.
+    rule: Kind | None
 
 
-def _judge_tenant(policy: Policy, health: Health, tenant: str, window: str) -> _Judged:
+def _judge_tenant(
+    policy: Policy, health: Health, tenant: str, window: str, *, pct: int | None
+) -> _Judged:
     if len(tenant) > MAX_TENANT_NAME or not TENANT_NAME.match(tenant):
         return _Judged((), (), Kind.UNUSABLE_NAME)
-    evidence = tuple(_judge(signal, health, tenant, window) for signal in policy.signals)
+    # Threshold signals first, then comparisons, then SLOs.
+    evidence = (
+        *(_judge(signal, health, tenant, window) for signal in policy.signals),
+        *(
+            _judge_comparison(signal, health, tenant, window, pct=pct)
+            for signal in policy.comparisons
+        ),
+        *(_judge_slo(signal, health, tenant) for signal in policy.slos),
+    )
     alerts = tuple(
         alert
         for alert in health.alerts_for(tenant)
         if (alert.severity or "").lower() in policy.rollback_severities
     )
-    verdicts = {(e.verdict, e.critical) for e in evidence}
+    # Shadow signals (gate: false) are shown and never decide.
+    verdicts = {(e.verdict, e.critical, e.doubtful) for e in evidence if e.gate}
+    outcomes = {e.comparison.outcome for e in evidence if e.gate and e.comparison is not None}
     rule = None
-    if alerts or (Verdict.BREACHED, True) in verdicts:
+    if alerts or any(verdict is Verdict.BREACHED and critical for verdict, critical, _ in verdicts):
         rule = Kind.CRITICAL
-    elif (Verdict.BREACHED, False) in verdicts:
+    elif any(verdict is Verdict.BREACHED for verdict, _, _ in verdicts):
         rule = Kind.BREACH
-    elif any(verdict is Verdict.NO_DATA for verdict, _ in verdicts):
+    elif (Verdict.NO_DATA, True, False) in verdicts or (Verdict.NO_DATA, False, False) in verdicts:
         rule = Kind.NO_DATA
+    elif Outcome.SAMPLE_RATIO_MISMATCH in outcomes:
+        rule = Kind.SAMPLE_RATIO_MISMATCH
+    elif Outcome.INCONCLUSIVE in outcomes:
+        rule = Kind.INCONCLUSIVE
     return _Judged(evidence, alerts, rule)
 
 
@@ -495,4 +572,60 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
         critical=signal.critical,
         samples=reading.samples,
         not_finite=reading.not_finite,
+        gate=signal.gate,
     )
+
+
+_VERDICTS = {
+    Outcome.HEALTHY: Verdict.HEALTHY,
+    Outcome.BREACHED: Verdict.BREACHED,
+    BurnOutcome.HEALTHY: Verdict.HEALTHY,
+    BurnOutcome.BREACHED: Verdict.BREACHED,
+}
+
+
+def _judge_comparison(
+    signal: ComparisonSignal, health: Health, tenant: str, window: str, *, pct: int | None
+) -> Evidence:
+    comparison = judge(
+        health.arms.get(tenant, {}).get(signal.name) or _NO_ARMS,
+        margin=signal.worse_by_more_than,
+        min_total=signal.min_total,
+        alpha=signal.alpha,
+        tuning=signal.tuning,
+        share=None if pct is None else pct / 100,
+    )
+    return Evidence(
+        signal=signal.name,
+        aggregate="treatment - control",
+        value=comparison.difference,
+        condition=Condition("<=", signal.worse_by_more_than),
+        window=window,
+        verdict=_VERDICTS.get(comparison.outcome, Verdict.NO_DATA),
+        critical=signal.critical,
+        comparison=comparison,
+        gate=signal.gate,
+    )
+
+
+def _judge_slo(signal: SloSignal, health: Health, tenant: str) -> Evidence:
+    burn = judge_burn(
+        health.burn_windows.get(tenant, {}).get(signal.name, {}),
+        objective=signal.objective,
+        pairs=signal.pairs,
+    )
+    fastest = signal.pairs[0]
+    return Evidence(
+        signal=signal.name,
+        aggregate="burn rate",
+        value=burn.rates.get(fastest.short),
+        condition=Condition("<=", fastest.rate),
+        window=", ".join(f"{pair.long}/{pair.short}" for pair in signal.pairs),
+        verdict=_VERDICTS.get(burn.outcome, Verdict.NO_DATA),
+        critical=signal.critical,
+        burn=burn,
+        gate=signal.gate,
+    )
+
+
+_NO_ARMS = Arms(None, None)

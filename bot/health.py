@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.compare import Arms, Counts
 from bot.errors import InputError, InputErrors
 from bot.jsontext import line_at
 from bot.policy import Policy
@@ -56,6 +57,15 @@ class Health:
     evaluated_at: datetime | None = None
     source: str = "snapshot"
     query_urls: Mapping[str, str] = field(default_factory=dict)  # signal -> graph link
+    # Comparison signals: tenant -> signal -> both arms' counts over the window.
+    arms: Mapping[str, Mapping[str, Arms]] = field(default_factory=dict)
+    # SLO signals: tenant -> signal -> window ("1h") -> counts over that window.
+    burn_windows: Mapping[str, Mapping[str, Mapping[str, Counts]]] = field(default_factory=dict)
+
+    @property
+    def tenants(self) -> set[str]:
+        """Every tenant some signal reported."""
+        return set(self.readings) | set(self.arms) | set(self.burn_windows)
 
     def reading(self, tenant: str, signal: str) -> Reading:
         found = self.readings.get(tenant, {}).get(signal) or self.every_tenant.get(signal)

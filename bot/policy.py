@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from bot.duration import parse_duration
+from bot.burn import DEFAULT_PAIRS, BurnPair
+from bot.compare import DEFAULT_ALPHA, DEFAULT_TUNING
+from bot.duration import format_duration, parse_duration
 from bot.errors import InputError, InputErrors
 from bot.freeze import FreezeWindow, check_cron
 from bot.schema import check
@@ -86,6 +88,41 @@ class Signal:
     aggregate: str
     critical: bool = False
     min_samples: int | None = None
+    gate: bool = True  # False: a shadow signal, measured and shown, never deciding
+
+
+@dataclass(frozen=True)
+class ComparisonSignal:
+    """Treatment against control per tenant: harm beyond ``worse_by_more_than`` rolls back."""
+
+    name: str
+    events: str  # PromQL, by (tenant, variant); $window becomes the bake window
+    total: str
+    worse_by_more_than: float
+    variant_label: str = "variant"
+    treatment: str = "on"
+    control: str = "off"
+    min_total: float = 100
+    alpha: float = DEFAULT_ALPHA
+    tuning: float = DEFAULT_TUNING
+    critical: bool = False
+    gate: bool = True
+
+
+@dataclass(frozen=True)
+class SloSignal:
+    """An SLO judged by the SRE workbook's multiwindow, multi-burn-rate rule."""
+
+    name: str
+    objective: float
+    events: str  # PromQL, by (tenant); $window becomes each window of the pairs
+    total: str
+    pairs: tuple[BurnPair, ...] = DEFAULT_PAIRS
+    critical: bool = False
+    gate: bool = True
+
+
+WINDOW_PLACEHOLDER = "$window"
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,8 @@ class Ring:
 class Policy:
     signals: tuple[Signal, ...]
     features: Mapping[str, Ramp]
+    comparisons: tuple[ComparisonSignal, ...] = ()
+    slos: tuple[SloSignal, ...] = ()
     flags_file: str = "flags.json"
     base_branch: str = "main"
     tenant_label: str = "tenant"
@@ -281,7 +320,9 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
             )
         features[name] = ramp
 
-    signals = []
+    signals: list[Signal] = []
+    comparisons: list[ComparisonSignal] = []
+    slos: list[SloSignal] = []
     seen: set[str] = set()
     for index, entry in enumerate(document["signals"]):
         if entry["name"] in seen:
@@ -293,17 +334,26 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
                 )
             )
         seen.add(entry["name"])
-        condition = Condition.parse(entry["healthy"])
-        signals.append(
-            Signal(
-                name=entry["name"],
-                query=entry["query"],
-                healthy=condition,
-                aggregate=entry.get("aggregate", condition.worst_case()),
-                critical=entry.get("critical", False),
-                min_samples=entry.get("min_samples"),
+        problem = _signal_shape(entry, index=index, source=source, find_line=find_line)
+        if problem is not None:
+            problems.append(problem)
+        elif "compare" in entry:
+            comparisons.append(_comparison(entry))
+        elif "slo" in entry:
+            slos.append(_slo(entry))
+        else:
+            condition = Condition.parse(entry["healthy"])
+            signals.append(
+                Signal(
+                    name=entry["name"],
+                    query=entry["query"],
+                    healthy=condition,
+                    aggregate=entry.get("aggregate", condition.worst_case()),
+                    critical=entry.get("critical", False),
+                    min_samples=entry.get("min_samples"),
+                    gate=entry.get("gate", True),
+                )
             )
-        )
     problems += _zero_durations(document, source=source, find_line=find_line)
     rings = _rings(document, source=source, find_line=find_line, problems=problems)
     freeze = _freeze(document, source=source, find_line=find_line, problems=problems)
@@ -318,6 +368,8 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
     return Policy(
         signals=tuple(signals),
         features=features,
+        comparisons=tuple(comparisons),
+        slos=tuple(slos),
         flags_file=document.get("flags_file", "flags.json"),
         base_branch=document.get("base_branch", "main"),
         tenant_label=document.get("tenant_label", "tenant"),
@@ -508,4 +560,103 @@ def _ramp(settings: Mapping[str, Any]) -> Ramp:
         step_down=settings.get("step_down", step_up),
         min=settings.get("min", 0),
         max=settings.get("max", 100),
+    )
+
+
+# Keys that only a threshold signal (one with a query) has.
+_THRESHOLD_KEYS = ("healthy", "aggregate", "min_samples")
+
+
+def _signal_shape(
+    entry: Mapping[str, Any], *, index: int, source: str, find_line: Any
+) -> InputError | None:
+    """One kind per signal: a query with healthy, a compare, or an slo."""
+    kinds = [key for key in ("query", "compare", "slo") if key in entry]
+    place = f"signals[{index}]"
+    if len(kinds) != 1:
+        given = " and ".join(kinds) if kinds else "none of them"
+        return InputError(
+            f"{source}: {place}: give one of query (with healthy), compare or slo; got {given}",
+            file=source,
+            line=find_line(["signals", index]),
+        )
+    if kinds == ["query"] and "healthy" not in entry:
+        return InputError(
+            f"{source}: {place}: a query signal needs healthy, a comparison such as '>= 95'",
+            file=source,
+            line=find_line(["signals", index]),
+        )
+    extra = [key for key in _THRESHOLD_KEYS if key in entry]
+    if kinds != ["query"] and extra:
+        return InputError(
+            f"{source}: {place}.{extra[0]}: only a query signal has {extra[0]}; a {kinds[0]} "
+            f"signal is judged by its own rule",
+            file=source,
+            line=find_line(["signals", index, extra[0]]),
+        )
+    if kinds == ["slo"]:
+        slo = entry["slo"]
+        for key in ("events", "total"):
+            if WINDOW_PLACEHOLDER not in slo[key]:
+                return InputError(
+                    f"{source}: {place}.slo.{key}: {slo[key]!r} has no $window; write it where "
+                    "each window goes, e.g. sum by (tenant) (increase(errors_total[$window]))",
+                    file=source,
+                    line=find_line(["signals", index, "slo", key]),
+                )
+        for number, pair in enumerate(slo.get("windows", ())):
+            if parse_duration(pair["short"]) <= timedelta(0):
+                return InputError(
+                    f"{source}: {place}.slo.windows[{number}].short: {pair['short']!r} is not "
+                    "longer than zero; give a duration such as 5m",
+                    file=source,
+                    line=find_line(["signals", index, "slo", "windows", number]),
+                )
+            if parse_duration(pair["short"]) >= parse_duration(pair["long"]):
+                return InputError(
+                    f"{source}: {place}.slo.windows[{number}]: short {pair['short']} is not "
+                    f"shorter than long {pair['long']}",
+                    file=source,
+                    line=find_line(["signals", index, "slo", "windows", number]),
+                )
+    return None
+
+
+def _comparison(entry: Mapping[str, Any]) -> ComparisonSignal:
+    spec = entry["compare"]
+    return ComparisonSignal(
+        name=entry["name"],
+        events=spec["events"],
+        total=spec["total"],
+        worse_by_more_than=float(spec["worse_by_more_than"]),
+        variant_label=spec.get("variant_label", "variant"),
+        treatment=str(spec.get("treatment", "on")),
+        control=str(spec.get("control", "off")),
+        min_total=float(spec.get("min_total", 100)),
+        alpha=float(spec.get("alpha", DEFAULT_ALPHA)),
+        tuning=float(spec.get("tuning", DEFAULT_TUNING)),
+        critical=entry.get("critical", False),
+        gate=entry.get("gate", True),
+    )
+
+
+def _slo(entry: Mapping[str, Any]) -> SloSignal:
+    spec = entry["slo"]
+    pairs = tuple(
+        BurnPair(
+            # Written back the way Prometheus writes them, so 60m and 1h are one window.
+            long=format_duration(parse_duration(pair["long"])),
+            short=format_duration(parse_duration(pair["short"])),
+            rate=float(pair["burn_rate"]),
+        )
+        for pair in spec.get("windows", ())
+    )
+    return SloSignal(
+        name=entry["name"],
+        objective=float(spec["objective"]),
+        events=spec["events"],
+        total=spec["total"],
+        pairs=pairs or DEFAULT_PAIRS,
+        critical=entry.get("critical", False),
+        gate=entry.get("gate", True),
     )

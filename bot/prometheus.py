@@ -21,10 +21,12 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+from bot.burn import windows_of
+from bot.compare import Arms, Counts
 from bot.duration import format_duration
 from bot.errors import InputError, ServiceError
 from bot.health import Alert, Health, Reading
-from bot.policy import Policy, Signal
+from bot.policy import WINDOW_PLACEHOLDER, Policy, Signal
 from bot.urls import shown_url
 
 # A label rampbot adds to tell the two halves of a signal's answer apart.
@@ -138,6 +140,51 @@ class PrometheusHealth:
                     every_tenant[signal.name] = reading
                 else:
                     readings.setdefault(tenant, {})[signal.name] = reading
+        # Comparison and SLO signals: one query per expression (and window), by tenant.
+        counted: dict[tuple[str, str, str], dict[tuple[str, str], float]] = {}
+        asks = [
+            (signal.name, part, expression, window, signal.variant_label)
+            for signal in policy.comparisons
+            for part, expression in (("events", signal.events), ("total", signal.total))
+            for window in [format_duration(policy.bake_time)]
+        ] + [
+            (signal.name, part, expression, window, None)
+            for signal in policy.slos
+            for window in windows_of(signal.pairs)
+            for part, expression in (("events", signal.events), ("total", signal.total))
+        ]
+        for name, part, expression, window, variant_label in asks:
+            query = expression.replace(WINDOW_PLACEHOLDER, window)
+            what = f"signal {name} ({part}{'' if variant_label else ' over ' + window})"
+            result = self._query(query, at=moment, what=what, deadline=deadline)
+            if moment is None:
+                moment = _evaluation_time(result, self._last_response)
+            counted[name, part, window] = _counts(
+                result,
+                what=what,
+                tenant_label=policy.tenant_label,
+                variant_label=variant_label,
+            )
+        arms: dict[str, dict[str, Arms]] = {}
+        for comparison in policy.comparisons:
+            window = format_duration(policy.bake_time)
+            for tenant, per_arm in _by_tenant(
+                counted[comparison.name, "events", window],
+                counted[comparison.name, "total", window],
+            ).items():
+                arms.setdefault(tenant, {})[comparison.name] = Arms(
+                    treatment=per_arm.get(comparison.treatment),
+                    control=per_arm.get(comparison.control),
+                )
+        burn_windows: dict[str, dict[str, dict[str, Counts]]] = {}
+        for slo in policy.slos:
+            for window in windows_of(slo.pairs):
+                for tenant, per_arm in _by_tenant(
+                    counted[slo.name, "events", window], counted[slo.name, "total", window]
+                ).items():
+                    burn_windows.setdefault(tenant, {}).setdefault(slo.name, {})[window] = per_arm[
+                        ""
+                    ]
         firing = self._query(ALERTS_QUERY, at=moment, what="firing alerts", deadline=deadline)
         if moment is None:
             moment = _evaluation_time(firing, self._last_response)
@@ -148,6 +195,8 @@ class PrometheusHealth:
             alerts=_alerts(firing, tenant_label=policy.tenant_label),
             evaluated_at=evaluated_at,
             source=shown_url(self.connection.url),
+            arms=arms,
+            burn_windows=burn_windows,
             query_urls={
                 signal.name: graph_url(
                     shown_url(self.connection.url),
@@ -236,6 +285,48 @@ class PrometheusHealth:
             tenant: Reading(values.get(tenant), samples.get(tenant))
             for tenant in values.keys() | samples.keys()
         }
+
+
+def _counts(
+    result: Sequence[Mapping[str, Any]],
+    *,
+    what: str,
+    tenant_label: str,
+    variant_label: str | None,
+) -> dict[tuple[str, str], float]:
+    """A count per (tenant, variant) (variant "" for an SLO); one series each, or an error."""
+    found: dict[tuple[str, str], float] = {}
+    wanted = f"({tenant_label}, {variant_label})" if variant_label else f"({tenant_label})"
+    for series in result:
+        labels = series["metric"]
+        tenant = labels.get(tenant_label)
+        if tenant is None:
+            raise InputError(
+                f"{what}: the query returns a series without the {tenant_label} label "
+                f"({_labels(labels)}); aggregate it by {wanted}, e.g. sum by {wanted} (...)"
+            )
+        variant = labels.get(variant_label, "") if variant_label else ""
+        if (tenant, variant) in found:
+            raise InputError(
+                f"{what}: the query returns several series for tenant {tenant} "
+                f"({_labels(labels)}); aggregate it by {wanted}, e.g. sum by {wanted} (...)"
+            )
+        found[tenant, variant] = float(series["value"][1])
+    return found
+
+
+def _by_tenant(
+    events: Mapping[tuple[str, str], float], total: Mapping[tuple[str, str], float]
+) -> dict[str, dict[str, Counts]]:
+    """Counts per tenant and variant, from the totals; no error series means no errors."""
+    # A counter of errors is often created at the first error, so a variant with requests and
+    # no error series had none; errors without any total are left out (no data).
+    joined: dict[str, dict[str, Counts]] = {}
+    for (tenant, variant), count in total.items():
+        joined.setdefault(tenant, {})[variant] = Counts(
+            events=events.get((tenant, variant), 0.0), total=count
+        )
+    return joined
 
 
 def _checked(result: Any, *, where: str) -> list[dict[str, Any]]:

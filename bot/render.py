@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
-from bot.decide import Action, Decision, Evidence, Plan, Verdict
+from bot.compare import points, ratio_text
+from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict
 from bot.health import Alert
 from bot.markdown import code, escape, escape_html, link, title_text
 from bot.metadata import metadata_block
@@ -41,6 +42,11 @@ ACTION_TEXT = {
 }
 VERDICT_MARK = {Verdict.HEALTHY: "✅", Verdict.BREACHED: "❌", Verdict.NO_DATA: "❔"}
 MARK_LEGEND = "✅ healthy · ❌ breached · ❔ no data; each cell: measured / healthy when / window."
+COMPARISON_LEGEND = (
+    " A comparison shows treatment (T) and control (C) as bad requests of all, the difference"
+    " Δ and its interval."
+)
+SHADOW_LEGEND = " A shadow signal is shown and never decides."
 
 UNDO_TEXT = """\
 ### Undo, and what happens if nobody merges
@@ -92,7 +98,36 @@ def _evidence_to_json(evidence: Evidence) -> dict[str, Any]:
         "window": evidence.window,
         "verdict": evidence.verdict.value,
         "samples": evidence.samples,
+        "gate": evidence.gate,
+        **_comparison_to_json(evidence),
+        **_burn_to_json(evidence),
     }
+
+
+def _comparison_to_json(evidence: Evidence) -> dict[str, Any]:
+    comparison = evidence.comparison
+    if comparison is None:
+        return {}
+    return {
+        "comparison": {
+            "outcome": comparison.outcome.value,
+            "reason": comparison.reason,
+            "treatment": _counts_to_json(comparison.treatment),
+            "control": _counts_to_json(comparison.control),
+            "difference": comparison.difference,
+            "interval": None if comparison.low is None else [comparison.low, comparison.high],
+        }
+    }
+
+
+def _counts_to_json(counts: Any) -> dict[str, float] | None:
+    return None if counts is None else {"events": counts.events, "total": counts.total}
+
+
+def _burn_to_json(evidence: Evidence) -> dict[str, Any]:
+    if evidence.burn is None:
+        return {}
+    return {"burn": {"reason": evidence.burn.reason, "rates": dict(evidence.burn.rates)}}
 
 
 # --- Title and summary ----------------------------------------------------------------------
@@ -155,21 +190,28 @@ def _short_reason(decision: Decision) -> str:
         if (
             evidence.verdict is Verdict.BREACHED
             and evidence.critical
+            and evidence.gate
             and evidence.value is not None
         ):
-            return (
-                f"{evidence.signal} {format_number(evidence.value)} "
-                f"{evidence.condition.breach_text()}"
-            )
+            return _breach_text(evidence)
     if decision.alerts:
         return f"alert {decision.alerts[0].name}"
     for evidence in decision.evidence:
-        if evidence.verdict is Verdict.BREACHED and evidence.value is not None:
-            return (
-                f"{evidence.signal} {format_number(evidence.value)} "
-                f"{evidence.condition.breach_text()}"
-            )
+        if evidence.verdict is Verdict.BREACHED and evidence.gate and evidence.value is not None:
+            return _breach_text(evidence)
     return "no data"
+
+
+def _breach_text(evidence: Evidence) -> str:
+    assert evidence.value is not None
+    if evidence.comparison is not None:
+        return (
+            f"{evidence.signal} {points(evidence.value)} worse than control, "
+            f"> {points(evidence.condition.threshold)}"
+        )
+    if evidence.burn is not None:
+        return f"{evidence.signal} burning"
+    return f"{evidence.signal} {format_number(evidence.value)} {evidence.condition.breach_text()}"
 
 
 def _count(number: int, unit: str) -> str:
@@ -270,6 +312,9 @@ def _header(plan: Plan, signals: Sequence[str]) -> str:
 def _evidence_cell(evidence: Evidence | None) -> str:
     if evidence is None:
         return "—"
+    shadow = " (shadow)" if not evidence.gate else ""
+    if evidence.comparison is not None or evidence.burn is not None:
+        return f"{VERDICT_MARK[evidence.verdict]} {_judged_cell(evidence)}{shadow}"
     if evidence.not_finite:
         measured = "not a finite number"
     elif evidence.value is None:
@@ -281,8 +326,26 @@ def _evidence_cell(evidence: Evidence | None) -> str:
     critical = " (critical)" if evidence.critical and evidence.verdict is Verdict.BREACHED else ""
     return (
         f"{VERDICT_MARK[evidence.verdict]} {measured} / {evidence.condition} / "
-        f"{escape(evidence.window)}{critical}"
+        f"{escape(evidence.window)}{critical}{shadow}"
     )
+
+
+def _judged_cell(evidence: Evidence) -> str:
+    """A comparison's arms, difference and interval, or an SLO's burn, in one table cell."""
+    critical = " (critical)" if evidence.critical and evidence.verdict is Verdict.BREACHED else ""
+    comparison = evidence.comparison
+    if comparison is None:
+        assert evidence.burn is not None
+        return f"{escape(evidence.burn.reason)} / {escape(evidence.window)}{critical}"
+    arms = f"T {ratio_text(comparison.treatment)} · C {ratio_text(comparison.control)}"
+    margin = f"harm > {points(evidence.condition.threshold)}"
+    if comparison.difference is None or comparison.low is None or comparison.high is None:
+        return f"{escape(comparison.reason)} · {arms} / {margin} / {escape(evidence.window)}"
+    measured = (
+        f"{arms} · Δ {points(comparison.difference)} "
+        f"[{points(comparison.low)}, {points(comparison.high)}]"
+    )
+    return f"{measured} / {margin} / {escape(evidence.window)}{critical}"
 
 
 def _why(decision: Decision) -> str:
@@ -299,7 +362,9 @@ def _why(decision: Decision) -> str:
         return "critical breach"
     if decision.action is Action.DOWN:
         return "breach"
-    if any(e.verdict is Verdict.NO_DATA for e in decision.evidence):
+    if decision.kind is Kind.INCONCLUSIVE or decision.kind is Kind.SAMPLE_RATIO_MISMATCH:
+        return str(decision.kind.value)
+    if any(e.verdict is Verdict.NO_DATA and e.gate for e in decision.evidence):
         return "no data"
     return ""
 
@@ -436,12 +501,7 @@ def _signals_section(plan: Plan) -> str:
     evidence = {e.signal: e for d in plan.decisions[:1] for e in d.evidence}
     for name, query in plan.queries.items():
         known = evidence.get(name)
-        judged = (
-            f"{escape(known.aggregate)} over {escape(known.window)}, healthy when "
-            f"{known.condition}{', critical' if known.critical else ''}"
-            if known
-            else f"over {plan.window}"
-        )
+        judged = _judged_by(known) if known else f"over {plan.window}"
         graph = ""
         if plan.graph_links.get(name):
             graph = " · " + link(
@@ -450,6 +510,34 @@ def _signals_section(plan: Plan) -> str:
         shown = query if len(query) <= 200 else query[:199] + "…"
         lines.append(f"- **{escape(name, limit=60)}**: {judged} · {code(shown)}{graph}")
     return "\n".join(lines) + "\n"
+
+
+def _legend(plan: Plan) -> str:
+    evidence = [e for d in plan.decisions[:1] for e in d.evidence]
+    return (
+        MARK_LEGEND
+        + (COMPARISON_LEGEND if any(e.comparison is not None for e in evidence) else "")
+        + (SHADOW_LEGEND if any(not e.gate for e in evidence) else "")
+    )
+
+
+def _judged_by(evidence: Evidence) -> str:
+    critical = ", critical" if evidence.critical else ""
+    shadow = ", shadow: shown, never decides" if not evidence.gate else ""
+    if evidence.comparison is not None:
+        how = (
+            f"treatment against control over {escape(evidence.window)}, harm when the "
+            f"difference of ratios is surely above {points(evidence.condition.threshold)}"
+        )
+    elif evidence.burn is not None:
+        how = f"SLO burn rate over {escape(evidence.window)}, breached when both windows of a pair"
+        how += " burn above its rate"
+    else:
+        how = (
+            f"{escape(evidence.aggregate)} over {escape(evidence.window)}, healthy when "
+            f"{evidence.condition}"
+        )
+    return how + critical + shadow
 
 
 def _details(summary: str, body: str) -> str:
@@ -570,7 +658,7 @@ def _document(
         sections.append(text)
         if room is not None:
             room -= measure(text)
-    sections.append(MARK_LEGEND + "\n")
+    sections.append(_legend(plan) + "\n")
 
     everything = _in_order(plan.decisions)
     table, shown = _table(plan, everything, budget=room, measure=measure)

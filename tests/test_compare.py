@@ -141,9 +141,19 @@ ARMS_1K = {"margin": 0.002, "min_total": 500, "share": 0.5}
             "inconclusive: difference +0.50 pp, interval [+0.17 pp, +0.83 pp], "
             "harm when above +0.20 pp",
         ),
-        (Counts(3, 1_000), Counts(2, 312), Outcome.TOO_FEW, "312 of 500 requests in control"),
-        (Counts(0, 499), Counts(2, 1_000), Outcome.TOO_FEW, "499 of 500 requests in treatment"),
-        (None, Counts(2, 1_000), Outcome.TOO_FEW, "0 of 500 requests in treatment"),
+        (
+            Counts(3, 1_000),
+            Counts(2, 312),
+            Outcome.TOO_FEW,
+            "inconclusive: 312 of 500 requests in control",
+        ),
+        (
+            Counts(0, 499),
+            Counts(2, 1_000),
+            Outcome.TOO_FEW,
+            "inconclusive: 499 of 500 requests in treatment",
+        ),
+        (None, Counts(2, 1_000), Outcome.TOO_FEW, "inconclusive: 0 of 500 requests in treatment"),
         (
             Counts(20, 10),
             Counts(2, 1_000),

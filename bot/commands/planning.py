@@ -90,7 +90,7 @@ def make_plan(
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
     policy = inputs.policy
-    tenants = set(policy.tenants or ()) | set(health.readings) | flags_tenants(inputs.flags)
+    tenants = set(policy.tenants or ()) | health.tenants | flags_tenants(inputs.flags)
     last_change: LastChange = {}
     changes: list[Change] = []
     if history is not None:
