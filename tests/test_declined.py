@@ -92,7 +92,8 @@ def steps_for(part: Plan, branch_state: BranchState):
 
 def test_the_same_proposal_closed_by_a_person_is_not_opened_again():
     steps = steps_for(STEP, state())
-    assert not (steps.open or steps.push)
+    assert not steps.open
+    assert not steps.push
     assert steps.note == (
         "#12 was closed by alice on 2026-11-25 17:04 UTC; not proposed again until the plan changes"
     )
