@@ -20,14 +20,12 @@ import requests  # only to catch what PyGithub's transport raises when a connect
 from github import Auth, GithubException
 
 from bot.errors import ServiceError
-from bot.ramp_pr import CommitStatus, PullRequest
+from bot.ramp_pr import CommitStatus, PullRequest, status_description
 
 T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
 STATUS_CONTEXT = "rampbot"
-STATUS_DESCRIPTION_LIMIT = 140  # GitHub truncates nothing: a longer description is a 422
-MERGED_DIRECTLY = "merged (nothing to wait for)"
 
 
 class PullRequestAlreadyExists(ServiceError):
@@ -78,7 +76,11 @@ class PullRequests(Protocol):
         self, sha: str, *, state: str, description: str, target_url: str | None = None
     ) -> None: ...
 
-    def enable_auto_merge(self, number: int) -> str: ...
+    def mergeable_state(self, number: int) -> str: ...
+
+    def enable_auto_merge(self, number: int) -> None: ...
+
+    def merge(self, number: int) -> None: ...
 
 
 class GitHubRepository:
@@ -258,28 +260,41 @@ class GitHubRepository:
             lambda: self._request("POST", f"/statuses/{sha}", input=payload),
         )
 
-    def enable_auto_merge(self, number: int) -> str:
-        """Have GitHub merge the pull request once its checks pass; say what happened."""
+    def mergeable_state(self, number: int) -> str:
+        """GitHub's mergeable_state of a pull request: clean, blocked, behind, dirty, ...
+
+        GitHub computes it in the background after a push, answering "unknown" meanwhile: read
+        again a few times before settling for that.
+        https://docs.github.com/en/rest/guides/using-the-rest-api-to-interact-with-your-git-database#checking-mergeability-of-pull-requests
+        """
+        state = "unknown"
+        for attempt in range(self._attempts):
+            if attempt:
+                self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
+            _, data = self._call(
+                f"read pull request #{number}", lambda: self._request("GET", f"/pulls/{number}")
+            )
+            state = str(data.get("mergeable_state") or "unknown")
+            if state != "unknown":
+                break
+        return state
+
+    def enable_auto_merge(self, number: int) -> None:
+        """Have GitHub merge the pull request once its checks pass."""
 
         def enable() -> None:
             pull = self._github.get_repo(self.repository).get_pull(number)
             pull.enable_automerge("MERGE")
 
-        try:
-            self._call(f"enable auto-merge on #{number}", enable, retry=False)
-        except ServiceError as error:
-            # A pull request with nothing left to wait for cannot get auto-merge: merge it.
-            if "clean status" not in error.message:
-                raise
-            self._call(
-                f"merge #{number}",
-                lambda: self._request(
-                    "PUT", f"/pulls/{number}/merge", input={"merge_method": "merge"}
-                ),
-                retry=False,
-            )
-            return MERGED_DIRECTLY
-        return "will merge itself once its checks pass (auto-merge)"
+        self._call(f"enable auto-merge on #{number}", enable, retry=False)
+
+    def merge(self, number: int) -> None:
+        """Merge the pull request now, with a merge commit."""
+        self._call(
+            f"merge #{number}",
+            lambda: self._request("PUT", f"/pulls/{number}/merge", input={"merge_method": "merge"}),
+            retry=False,
+        )
 
     def _add_labels(self, number: int, labels: Iterable[str]) -> None:
         self._call(
@@ -368,13 +383,6 @@ def _timestamp(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def status_description(text: str) -> str:
-    """A commit status description GitHub accepts: at most 140 characters."""
-    if len(text) <= STATUS_DESCRIPTION_LIMIT:
-        return text
-    return text[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
 
 
 def _not_retried(error: ServiceError) -> ServiceError:

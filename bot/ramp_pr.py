@@ -1,26 +1,38 @@
-"""From a plan and the state of the bot's branches and pull requests, what to do on GitHub.
+"""What to do on GitHub with each bot branch and its pull request, from the plan and what the
+branches and pull requests look like now.
 
-Pure: the shell (bot/commands/main_job.py) reads the state through the git and GitHub adapters,
-asks ``next_steps`` what to do, and does it. Two branches, so that a rollback never waits behind
-a step-up under review: ``rampbot/ramp`` carries steps up and down, ``rampbot/rollback``
-rollbacks. A rollback wins: a tenant rolled back is left out of the ramp branch.
+Pure: the shell (bot/commands/main_job.py) reads the state first (branch heads, the flags file on
+them, the open pull requests, their statuses) into ``BranchState`` values, ``next_steps`` returns
+the ``Steps`` for one branch, and bot/commands/branches.py only carries them out. Two answers
+GitHub gives on the way are judged here too: a pull request someone opened meanwhile
+(``edit_for``) and whether a rollback merges now or once its checks pass (``merge_method``).
+
+Two branches, so that a rollback never waits behind a step-up under review: ``rampbot/ramp``
+carries steps up and down, ``rampbot/rollback`` rollbacks. A rollback wins: a tenant rolled back
+is left out of the ramp branch, and an open ramp pull request whose step-up a rollback replaces
+is told so.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.decide import Action, Plan
 from bot.flags import Flags, apply_changes, set_revision
+from bot.last_change import effective_percentages
 from bot.metadata import body_fingerprint, changes_fingerprint
-from bot.render import pull_request_body, pull_request_title
+from bot.policy import PullRequestSettings
+from bot.render import pull_request_body, pull_request_title, summary_line
+from bot.trailers import Pair, commit_message
 
 RAMP_BRANCH = "rampbot/ramp"
 ROLLBACK_BRANCH = "rampbot/rollback"
 LABEL = "rampbot"
 ROLLBACK_LABEL = "rollback"
+STATUS_DESCRIPTION_LIMIT = 140  # GitHub truncates nothing: a longer description is a 422
 
 _BRANCH_ACTIONS = {
     RAMP_BRANCH: (Action.UP, Action.DOWN),
@@ -58,16 +70,22 @@ class CommitStatus:
 
 @dataclass(frozen=True)
 class Proposal:
-    """The pull request one branch should be: its plan, title, body and labels."""
+    """The pull request one branch should be: its plan, title, body, labels, and its commit."""
 
     branch: str
     plan: Plan
     title: str
     body: str
-    fingerprint: str  # of the body, ignoring what changes on every run
     labels: tuple[str, ...]
     new_text: str  # the flags file on the branch
+    base: str  # the branch the pull request goes into
+    base_sha: str  # the commit the branch's one commit sits on
+    path: str  # the flags file, relative to the repository's root
+    message: str  # of the branch's commit
     changes_fingerprint: str = ""  # the changes and their evidence (metadata.changes_fingerprint)
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    auto_merge: bool = False  # merge without review once nothing is left to wait for
 
     @property
     def rollback(self) -> bool:
@@ -76,18 +94,20 @@ class Proposal:
 
 @dataclass(frozen=True)
 class BranchState:
-    """What git and GitHub say about one bot branch now."""
+    """What git and GitHub say about one bot branch now, read before anything is decided."""
 
-    pull_request: PullRequest | None
-    body_fingerprint: str | None  # of the open pull request's body
-    remote_sha: str | None
-    up_to_date: bool  # the branch is one commit on the latest base with the planned file
+    pull_request: PullRequest | None  # the open one from this repository's branch
+    remote_sha: str | None  # the branch's head on the remote; None: no such branch
+    parents: tuple[str, ...] = ()  # of remote_sha
+    flags_text: str | None = None  # the flags file at remote_sha
+    parent_flags_text: str | None = None  # the flags file at remote_sha's first parent
     foreign: tuple[str, ...] = ()  # commits on the branch by someone else: "abc1234 by Name"
     # With no open pull request: the branch's latest closed one, who closed it, and the
     # changes_fingerprint its body stored (None when the shell did not need to ask).
     last_closed: PullRequest | None = None
     closed_by: str | None = None
     closed_fingerprint: str | None = None
+    head_status: CommitStatus | None = None  # the rampbot status on the pull request's head
 
 
 def declined(state: BranchState, proposal: Proposal) -> PullRequest | None:
@@ -121,30 +141,90 @@ def declined_note(closed: PullRequest, closed_by: str) -> str:
 
 
 @dataclass(frozen=True)
+class Done:
+    """What carrying out one branch's steps left: its pull request, and whether it merged."""
+
+    number: int | None
+    merged: bool = False
+
+
+@dataclass(frozen=True)
 class StatusUpdate:
-    """Set the ``rampbot`` commit status; sha None means the head rampbot is about to push."""
+    """Set the ``rampbot`` commit status; sha None means the commit rampbot is about to push."""
 
     sha: str | None
     state: str
     description: str
-    only_if_changed: bool = False
-    comment: str | None = None  # posted with the status, only when the status is set
+    comment: str | None = None  # posted with the status
+
+
+@dataclass(frozen=True)
+class NewCommit:
+    """The branch's one commit: the flags file on ``parent``, pushed over ``replaces``."""
+
+    parent: str
+    path: str
+    text: str
+    message: str
+    replaces: str | None  # the head the push expects to find; None: a new branch
+
+
+@dataclass(frozen=True)
+class NewPullRequest:
+    base: str
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Changes to an open pull request; None and () leave a field as it is."""
+
+    title: str | None = None
+    body: str | None = None
+    add_labels: tuple[str, ...] = ()
+
+    @property
+    def changes(self) -> bool:
+        return self.title is not None or self.body is not None or bool(self.add_labels)
 
 
 @dataclass(frozen=True)
 class Steps:
+    """What to do on one branch, in this order: push, open or edit, comment, merge, status,
+    close."""
+
     branch: str
     summary: str  # what happens, in a line, for the log
-    push: bool = False
-    open: bool = False
-    title: str | None = None  # a new title for the open pull request
-    body: str | None = None
-    add_labels: tuple[str, ...] = ()
+    number: int | None = None  # the open pull request the steps act on, if there is one already
+    push: NewCommit | None = None
+    open: NewPullRequest | None = None
+    edit: Edit = Edit()
     comments: tuple[str, ...] = ()
-    close: bool = False
+    merge: bool = False  # merge now or once the checks pass: ``merge_method`` picks which
     statuses: tuple[StatusUpdate, ...] = ()
-    auto_merge: bool = False
+    close: bool = False
     note: str | None = None  # for the job summary: why nothing was proposed
+
+
+class Merge(enum.Enum):
+    NOW = "merged (nothing to wait for)"
+    AUTO = "will merge itself once its checks pass (auto-merge)"
+
+
+# GitHub's mergeable_state for a pull request that can be merged at once: auto-merge is refused
+# there ("clean status"), so rampbot merges it. Any other state (blocked on a required check,
+# behind, still being computed) leaves something to wait for, which auto-merge does.
+# https://docs.github.com/en/graphql/reference/enums#mergestatestatus
+MERGEABLE_NOW = frozenset({"clean", "has_hooks", "unstable"})
+
+
+def merge_method(mergeable_state: str) -> Merge:
+    """Merge a pull request now, or enable auto-merge, from the mergeable state GitHub reports."""
+    return Merge.NOW if mergeable_state.lower() in MERGEABLE_NOW else Merge.AUTO
 
 
 def split(plan: Plan) -> dict[str, Plan | None]:
@@ -170,75 +250,165 @@ def labels_for(branch: str, extra: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
+def status_description(text: str) -> str:
+    """A commit status description GitHub accepts: at most 140 characters."""
+    if len(text) <= STATUS_DESCRIPTION_LIMIT:
+        return text
+    return text[: STATUS_DESCRIPTION_LIMIT - 1] + "…"
+
+
+def why_nothing(branch: str, plan: Plan) -> str:
+    """Why a branch has nothing to change, for the comment that closes its pull request."""
+    what = "rolls back no tenant" if branch == ROLLBACK_BRANCH else "steps no tenant up or down"
+    return (
+        f"the plan at {plan.evaluated_at.isoformat(timespec='seconds')} {what} "
+        f"({summary_line(plan) or 'nothing to decide'})"
+    )
+
+
+def status_text(part: Plan | None) -> str:
+    """The description of a standing plan's status; no time in it, so that an unchanged plan
+    leaves an unchanged status alone."""
+    return (
+        f"plan stands: {summary_line(part) if part else 'nothing to change'}; "
+        "flags file checked against the schema"
+    )
+
+
+def up_to_date(proposal: Proposal, state: BranchState) -> bool:
+    """Whether the branch is already one commit on the latest base with the planned file."""
+    return (
+        state.remote_sha is not None
+        and state.parents == (proposal.base_sha,)
+        and state.flags_text == proposal.new_text
+    )
+
+
+def edit_for(wanted: NewPullRequest, pull: PullRequest) -> Edit:
+    """What to change on an open pull request so that it is the one wanted."""
+    return Edit(
+        title=wanted.title if wanted.title != pull.title else None,
+        body=wanted.body if body_fingerprint(wanted.body) != body_fingerprint(pull.body) else None,
+        add_labels=tuple(label for label in wanted.labels if label not in pull.labels),
+    )
+
+
 def next_steps(
     branch: str,
     *,
+    plan: Plan,
     proposal: Proposal | None,
     state: BranchState,
-    why_nothing: str,
-    status_text: str,
-    auto_merge: bool = False,
+    rollback: Done | None = None,
 ) -> Steps:
-    """What to do on one branch. ``why_nothing`` says why there is nothing to change."""
-    pull = state.pull_request
+    """What to do on one branch. For the ramp branch, ``rollback`` is what the rollback branch
+    became in this run (it goes first)."""
+    if branch == RAMP_BRANCH and proposal is not None and rollback and rollback.merged:
+        # The ramp branch was planned on the old base, which it would now conflict with.
+        # Planning again at once would judge the same health, read before the rollback
+        # took effect, and roll back again: the next run plans it on the new base instead.
+        return Steps(
+            branch=branch,
+            summary=(
+                f"{RAMP_BRANCH}: left for the next run: #{rollback.number} merged into "
+                f"{proposal.base} after this plan was made"
+            ),
+            number=state.pull_request.number if state.pull_request else None,
+        )
     if state.foreign:
         return _leave_to_person(branch, proposal=proposal, state=state)
+    steps = _steps(branch, plan=plan, proposal=proposal, state=state)
+    return _note_superseded(
+        steps, plan=plan, state=state, rollback_number=rollback.number if rollback else None
+    )
+
+
+def _steps(branch: str, *, plan: Plan, proposal: Proposal | None, state: BranchState) -> Steps:
+    pull = state.pull_request
+    number = pull.number if pull else None
     if proposal is None:
         if pull is None:
             return Steps(branch=branch, summary=f"{branch}: nothing to change")
+        why = why_nothing(branch, plan)
         return Steps(
             branch=branch,
             summary=f"{branch}: nothing to change; close #{pull.number}",
-            comments=(f"Closing: {why_nothing}",),
+            number=number,
+            comments=(f"Closing: {why}",),
             close=True,
-            statuses=(
-                StatusUpdate(pull.head_sha, "failure", f"plan no longer stands: {why_nothing}"),
-            ),
+            statuses=(StatusUpdate(pull.head_sha, "failure", f"plan no longer stands: {why}"),),
         )
     refused = declined(state, proposal)
     if refused is not None:
         assert state.closed_by is not None
         note = declined_note(refused, state.closed_by)
         return Steps(branch=branch, summary=f"{branch}: {note}", note=note)
-    push = not state.up_to_date
+    stands = status_text(proposal.plan)
+    push = (
+        None
+        if up_to_date(proposal, state)
+        else NewCommit(
+            parent=proposal.base_sha,
+            path=proposal.path,
+            text=proposal.new_text,
+            message=proposal.message,
+            replaces=state.remote_sha,
+        )
+    )
+    wanted = NewPullRequest(
+        base=proposal.base,
+        title=proposal.title,
+        body=proposal.body,
+        labels=proposal.labels,
+        reviewers=proposal.reviewers,
+        team_reviewers=proposal.team_reviewers,
+    )
     if pull is None:
         return Steps(
             branch=branch,
             summary=f"{branch}: open a pull request: {proposal.title}",
             push=push,
-            open=True,
-            statuses=(StatusUpdate(None if push else state.remote_sha, "success", status_text),),
-            auto_merge=auto_merge and proposal.rollback,
+            open=wanted,
+            # Before the status: GitHub refuses auto-merge on a pull request whose checks have
+            # all passed, and merges it itself once the required status turns green.
+            merge=proposal.auto_merge and proposal.rollback,
+            statuses=(StatusUpdate(None if push else state.remote_sha, "success", stands),),
         )
-    title = proposal.title if proposal.title != pull.title else None
-    body = proposal.body if proposal.fingerprint != state.body_fingerprint else None
-    add_labels = tuple(label for label in proposal.labels if label not in pull.labels)
-    statuses: list[StatusUpdate] = []
+    edit = edit_for(wanted, pull)
     if push:
-        statuses.append(
+        statuses: tuple[StatusUpdate, ...] = (
             StatusUpdate(
                 pull.head_sha,
                 "failure",
                 "superseded: the plan changed; rampbot pushed a new commit",
-            )
+            ),
+            StatusUpdate(None, "success", stands),
         )
-        statuses.append(StatusUpdate(None, "success", status_text))
     else:
-        statuses.append(StatusUpdate(pull.head_sha, "success", status_text, only_if_changed=True))
-    changed = push or title is not None or body is not None or add_labels
+        statuses = _unless_set(StatusUpdate(pull.head_sha, "success", stands), state=state)
     return Steps(
         branch=branch,
         summary=(
             f"{branch}: update #{pull.number}: {proposal.title}"
-            if changed
+            if push or edit.changes
             else f"{branch}: #{pull.number} is up to date"
         ),
+        number=number,
         push=push,
-        title=title,
-        body=body,
-        add_labels=add_labels,
-        statuses=tuple(statuses),
+        edit=edit,
+        statuses=statuses,
     )
+
+
+def _unless_set(status: StatusUpdate, *, state: BranchState) -> tuple[StatusUpdate, ...]:
+    """The status, unless the pull request's head carries it already (then its comment too)."""
+    current = state.head_status
+    if current is not None and (current.state, current.description) == (
+        status.state,
+        status_description(status.description),
+    ):
+        return ()
+    return (status,)
 
 
 def _leave_to_person(branch: str, *, proposal: Proposal | None, state: BranchState) -> Steps:
@@ -261,16 +431,49 @@ def _leave_to_person(branch: str, *, proposal: Proposal | None, state: BranchSta
     return Steps(
         branch=branch,
         summary=f"{branch}: left #{pull.number} alone: commits by someone else ({who})",
-        statuses=(
+        number=pull.number,
+        statuses=_unless_set(
             StatusUpdate(
                 pull.head_sha,
                 "failure",
                 "rampbot left this branch alone: it has commits not made by rampbot",
-                only_if_changed=True,
                 comment=comment,
             ),
+            state=state,
         ),
     )
+
+
+def _note_superseded(
+    steps: Steps, *, plan: Plan, state: BranchState, rollback_number: int | None
+) -> Steps:
+    """Rollback wins: say so on a ramp pull request whose step-up a rollback replaces."""
+    rollback = split(plan)[ROLLBACK_BRANCH]
+    if (
+        steps.branch != RAMP_BRANCH
+        or rollback is None
+        or state.pull_request is None
+        or state.remote_sha is None
+    ):
+        return steps
+    before = effective_percentages(state.parent_flags_text, ())
+    after = effective_percentages(state.flags_text, ())
+    if before is None or after is None:
+        return steps
+    stepped_up = {pair for pair, pct in after.items() if pct > before.get(pair, pct)}
+    superseded = [
+        f"{d.feature} for {d.tenant}"
+        for d in rollback.changes
+        if (d.feature, d.tenant) in stepped_up
+    ]
+    if not superseded:
+        return steps
+    where = f" in #{rollback_number}" if rollback_number else ""
+    note = (
+        f"Superseded by a rollback{where}: {', '.join(superseded)} rolls back instead of "
+        "stepping up, so this pull request no longer steps it up."
+    )
+    return replace(steps, comments=(*steps.comments, note))
 
 
 def branch_revisions(base: int, parts: Mapping[str, Plan | None]) -> dict[str, int]:
@@ -290,11 +493,17 @@ def build_proposal(
     part: Plan,
     *,
     flags: Flags,
-    extra_labels: tuple[str, ...],
+    settings: PullRequestSettings,
+    base: str,
     base_sha: str,
+    path: str,
     revision: int,
+    parents: Mapping[Pair, str],
 ) -> Proposal:
-    """The pull request for one branch: title, body, labels, and the flags file it carries."""
+    """The pull request for one branch: title, body, labels, and the commit it carries.
+
+    ``parents`` are the latest decision ids on the base, which the commit's trailers continue.
+    """
     changed = apply_changes(flags, part.flag_changes()).text  # schema-checked
     new_text = set_revision(changed, revision)
     body = pull_request_body(part, base_commit=base_sha)
@@ -303,8 +512,14 @@ def build_proposal(
         plan=part,
         title=pull_request_title(part),
         body=body,
-        fingerprint=body_fingerprint(body),
-        labels=labels_for(branch, extra_labels),
+        labels=labels_for(branch, settings.labels),
         new_text=new_text,
         changes_fingerprint=changes_fingerprint(part),
+        base=base,
+        base_sha=base_sha,
+        path=path,
+        message=commit_message(part, parents),
+        reviewers=settings.reviewers,
+        team_reviewers=settings.team_reviewers,
+        auto_merge=settings.auto_merge_rollback,
     )

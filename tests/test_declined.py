@@ -39,9 +39,12 @@ def proposal(part: Plan) -> Proposal:
         plan=part,
         title="Ramp",
         body="",
-        fingerprint="f",
         labels=("rampbot",),
         new_text="{}",
+        base="main",
+        base_sha="base",
+        path="flags.json",
+        message="Ramp",
         changes_fingerprint=changes_fingerprint(part),
     )
 
@@ -69,9 +72,10 @@ STEP = plan(("acme", 10, 25, Action.UP), ("globex", 5, 5, Action.HOLD))
 def state(**changes: object) -> BranchState:
     values: dict[str, object] = {
         "pull_request": None,
-        "body_fingerprint": None,
         "remote_sha": "abc",
-        "up_to_date": True,
+        # up to date: one commit on the base with the planned file
+        "parents": ("base",),
+        "flags_text": "{}",
         "last_closed": closed(),
         "closed_by": "alice",
         "closed_fingerprint": changes_fingerprint(STEP),
@@ -81,13 +85,7 @@ def state(**changes: object) -> BranchState:
 
 
 def steps_for(part: Plan, branch_state: BranchState):
-    return next_steps(
-        RAMP_BRANCH,
-        proposal=proposal(part),
-        state=branch_state,
-        why_nothing="",
-        status_text="plan stands",
-    )
+    return next_steps(RAMP_BRANCH, plan=part, proposal=proposal(part), state=branch_state)
 
 
 def test_the_same_proposal_closed_by_a_person_is_not_opened_again():

@@ -16,13 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
-from bot.commands.branches import (
-    branch_state,
-    carry_out,
-    note_superseded,
-    show,
-    why_nothing,
-)
+from bot.commands.branches import branch_state, carry_out, show
 from bot.commands.context import Context, add_git_options, make_context
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
@@ -33,6 +27,7 @@ from bot.inputs import load_inputs_at, load_policy
 from bot.ramp_pr import (
     RAMP_BRANCH,
     ROLLBACK_BRANCH,
+    Done,
     branch_revisions,
     build_proposal,
     next_steps,
@@ -42,7 +37,7 @@ from bot.render import (
     job_summary,
     summary_line,
 )
-from bot.trailers import commit_message, latest_decisions
+from bot.trailers import latest_decisions
 from bot.urls import without_credentials
 
 NO_GITHUB = "did not contact GitHub (no GITHUB_TOKEN): nothing was pushed, opened or changed"
@@ -135,7 +130,7 @@ def run_once(
     )
     parts = split(plan)
     revisions = branch_revisions(inputs.flags.revision or 0, parts)
-    numbers: dict[str, int | None] = {}
+    done: dict[str, Done] = {}
     notes: list[str] = []
     # The rollback branch first: the ramp pull request's comment can then link it.
     for branch in (ROLLBACK_BRANCH, RAMP_BRANCH):
@@ -145,9 +140,12 @@ def run_once(
                 branch,
                 part,
                 flags=inputs.flags,
-                extra_labels=inputs.policy.pull_request.labels,
+                settings=inputs.policy.pull_request,
+                base=base,
                 base_sha=base_sha,
+                path=flags_rel,
                 revision=revisions[branch],
+                parents=parents,
             )
             if part
             else None
@@ -160,54 +158,22 @@ def run_once(
             flags_rel=flags_rel,
             proposal=proposal,
             pulls=pulls,
+            github=github,
         )
         steps = next_steps(
-            branch,
-            proposal=proposal,
-            state=state,
-            why_nothing=why_nothing(branch, plan),
-            # No time in it: an unchanged plan must leave an unchanged status alone.
-            status_text=(
-                f"plan stands: {summary_line(part) if part else 'nothing to change'}; "
-                "flags file checked against the schema"
-            ),
-            auto_merge=inputs.policy.pull_request.auto_merge_rollback,
-        )
-        steps = note_superseded(
-            context, steps, state=state, parts=parts, numbers=numbers, flags_rel=flags_rel
+            branch, plan=plan, proposal=proposal, state=state, rollback=done.get(ROLLBACK_BRANCH)
         )
         if steps.note is not None:
             notes.append(f"{branch}: {steps.note}")
         if context.dry_run:
             show(steps, proposal=proposal, inputs=inputs, github_contacted=github is not None)
-            numbers[branch] = state.pull_request.number if state.pull_request else None
+            done[branch] = Done(state.pull_request.number if state.pull_request else None)
             continue
         assert github is not None
-        done = carry_out(
-            context,
-            github,
-            steps=steps,
-            proposal=proposal,
-            state=state,
-            base_sha=base_sha,
-            flags_rel=flags_rel,
-            message=commit_message(part, parents) if part else "",
-            base=base,
-            settings=inputs.policy.pull_request,
-        )
-        numbers[branch] = done.number
-        if done.merged and branch == ROLLBACK_BRANCH and parts[RAMP_BRANCH] is not None:
-            # The ramp branch was planned on the old base, which it would now conflict with.
-            # Planning again at once would judge the same health, read before the rollback
-            # took effect, and roll back again: the next run plans it on the new base instead.
-            print(
-                f"{RAMP_BRANCH}: left for the next run: #{done.number} merged into {base} "
-                "after this plan was made"
-            )
-            break
+        done[branch] = carry_out(context, github, steps)
     if context.dry_run and github is None:
         print(NO_GITHUB)
-    number = numbers.get(ROLLBACK_BRANCH) or numbers.get(RAMP_BRANCH)
+    number = done[ROLLBACK_BRANCH].number or done[RAMP_BRANCH].number
     return RunResult(plan=plan, pull_request=number, notes=tuple(notes))
 
 

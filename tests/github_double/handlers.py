@@ -168,7 +168,21 @@ class Api:
     def full_pull(self, pull: Pull) -> dict[str, Any]:
         """The pull-request body for one PR."""
         commits = len(self.repo.commits_between(pull.last_base_sha, pull.last_head_sha))
-        return self.render.pull(pull, mergeable=self.mergeable(pull), commits=commits)
+        mergeable = self.mergeable(pull)
+        return self.render.pull(
+            pull,
+            mergeable=mergeable,
+            mergeable_state=self.mergeable_state(pull, mergeable),
+            commits=commits,
+        )
+
+    def mergeable_state(self, pull: Pull, mergeable: bool | None) -> str:
+        """GitHub's mergeable_state: "blocked" while a required status is not success."""
+        if pull.state != "open" or mergeable is None:
+            return "unknown"
+        if not mergeable:
+            return "dirty"
+        return "clean" if self.status_ok(pull.last_head_sha) else "blocked"
 
     def page(self, call: Call, items: list[Any], path: str) -> Answer:
         """One page of a list, with GitHub's Link header."""

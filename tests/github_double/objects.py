@@ -297,6 +297,7 @@ class Renderer:
         *,
         schema: str = "pull-request",
         mergeable: bool | None = None,
+        mergeable_state: str = "unknown",
         commits: int = 0,
     ) -> dict[str, Any]:
         """pull-request (one PR) or pull-request-simple (lists)."""
@@ -358,7 +359,7 @@ class Renderer:
                 "merged": pull.merged_at is not None,
                 "mergeable": mergeable,
                 "rebaseable": mergeable,
-                "mergeable_state": _mergeable_state(pull, mergeable),
+                "mergeable_state": mergeable_state,
                 "merged_by": self.user(pull.merged_by) if pull.merged_by else None,
                 "comments": sum(1 for c in self.state.comments.values() if c.issue == pull.number),
                 "review_comments": 0,
@@ -418,9 +419,3 @@ class Renderer:
                 "author_association": "MEMBER",
             },
         )
-
-
-def _mergeable_state(pull: Pull, mergeable: bool | None) -> str:
-    if pull.state != "open" or mergeable is None:
-        return "unknown"
-    return "clean" if mergeable else "dirty"
