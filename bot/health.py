@@ -124,7 +124,12 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
 
 
 def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer of 400 digits: no measurement either
+        return math.inf
 
 
 def _alert(entry: Mapping[str, Any]) -> Alert:

@@ -18,7 +18,8 @@ from bot.compare import DEFAULT_ALPHA, DEFAULT_TUNING
 from bot.duration import format_duration, parse_duration
 from bot.errors import InputError, InputErrors
 from bot.freeze import FreezeWindow, check_cron
-from bot.schema import check
+from bot.input_limits import check_yaml_node, check_yaml_text
+from bot.schema import check, format_path
 
 DEFAULT_POLICY_PATH = ".github/rampbot.yml"
 DEFAULT_STEPS = (1, 5, 10, 25, 50, 100)
@@ -230,8 +231,14 @@ class Policy:
 def parse_policy(text: str, *, source: str) -> Policy:
     """Parse and validate policy YAML; raise InputError naming the file and place of a problem."""
     try:
-        document = yaml.safe_load(text)
-        root = yaml.compose(text)
+        check_yaml_text(text, source=source)
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            repeats = check_yaml_node(root, source=source)
+            document = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -248,6 +255,21 @@ def parse_policy(text: str, *, source: str) -> Policy:
             f"{source}: invalid YAML: {error}; write dates as 2026-12-24 or 2026-12-24T18:00",
             file=source,
         ) from None
+
+    if repeats:
+        # PyYAML keeps the last of two equal keys without a word (issue 9).
+        raise InputErrors(
+            [
+                InputError(
+                    f"{source}: {format_path(repeat.path)}: key {repeat.key!r} appears "
+                    f"{len(repeat.lines)} times (lines {', '.join(map(str, repeat.lines))}); "
+                    "keep one",
+                    file=source,
+                    line=repeat.lines[1],
+                )
+                for repeat in repeats
+            ]
+        )
 
     def find_line(path: Sequence[str | int]) -> int | None:
         return _yaml_line(root, path)

@@ -15,6 +15,7 @@ import jsonschema
 import jsonschema_rs
 
 from bot.errors import InputError, InputErrors
+from bot.input_limits import check_json_text, repeated_json_keys, too_deep, too_many_digits
 from bot.jsontext import line_at
 
 # Finds the line of a value from its path in the document, when the format allows.
@@ -69,16 +70,47 @@ def parse_json(text: str, *, source: str, schema: str, non_finite: bool = False)
     ``non_finite``: NaN and ±Infinity pass where the schema takes a number (a health value
     that means no data), and stay in the document; otherwise they are errors.
     """
+    check_json_text(text, source=source)
+    repeated = False
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        found = dict(pairs)
+        repeated = repeated or len(found) != len(pairs)
+        return found
+
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=members)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{source}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
             file=source,
             line=error.lineno,
         ) from None
+    except RecursionError:  # nesting the first look above could not see for strings
+        raise too_deep(source) from None
+    except ValueError:  # Python's limit on the digits of an integer (int_max_str_digits)
+        raise too_many_digits(text, source=source) from None
+    if repeated:
+        # The last of two equal keys would win in silence, and an edit would go to the hidden
+        # one (issue 9).
+        raise InputErrors(
+            [
+                InputError(
+                    f"{source}: {format_path(repeat.path)}: key {repeat.key!r} appears "
+                    f"{len(repeat.lines)} times (lines {', '.join(map(str, repeat.lines))}); "
+                    "keep one",
+                    file=source,
+                    line=repeat.lines[1],
+                )
+                for repeat in repeated_json_keys(text)
+            ]
+        )
     checked = _finite(document) if non_finite else document
-    check(checked, schema, source=source, find_line=lambda path: line_at(text, path))
+    try:
+        check(checked, schema, source=source, find_line=lambda path: line_at(text, path))
+    except RecursionError:
+        raise too_deep(source) from None
     return document
 
 

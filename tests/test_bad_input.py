@@ -179,6 +179,133 @@ INPUT_FILE_CASES = [
 ]
 
 
+def alias_bomb() -> str:
+    """Nine aliases deep, nine each: 387 million values once expanded, in 400 characters."""
+    levels = ["&a0 [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    return f"[{', '.join(levels)}]"
+
+
+def append(text: str) -> Callable[[str], str]:
+    return lambda original: original + text
+
+
+POLICY_DUPLICATE = ".github/rampbot.yml: (top level): key 'bake_time' appears 2 times"
+
+INPUT_FILE_CASES += [
+    FileCase(
+        "repeated-tenant",
+        FLAGS,
+        replace('"globex": {"pct": 5},', '"globex": {"pct": 5},\n        "acme": {"pct": 50},'),
+        "flags.json: features.receipts.tenants: key 'acme' appears 2 times (lines 8, 10); "
+        "keep one\n",
+    ),
+    FileCase(
+        "repeated-feature",
+        FLAGS,
+        replace('  "features": {\n', '  "features": {\n    "attest": {"pct": 50},\n'),
+        "flags.json: features: key 'attest' appears 2 times (lines 4, 14); keep one\n",
+    ),
+    FileCase(
+        "repeated-pct",
+        FLAGS,
+        replace('"acme": {"pct": 10}', '"acme": {"pct": 10, "pct": 50}'),
+        "flags.json: features.receipts.tenants.acme: key 'pct' appears 2 times (lines 8, 8); "
+        "keep one\n",
+    ),
+    FileCase(
+        "repeated-bake-time",
+        POLICY,
+        append("bake_time: 1m\n"),
+        f"{POLICY_DUPLICATE} (lines 5, 39); keep one\n",
+    ),
+    FileCase(
+        "repeated-key-in-a-signal",
+        POLICY,
+        replace("    aggregate: min\n", '    aggregate: min\n    healthy: ">= 0"\n'),
+        ".github/rampbot.yml: signals[0]: key 'healthy' appears 2 times (lines 12, 14); keep one\n",
+    ),
+    FileCase(
+        "flags-nested-1000-deep",
+        FLAGS,
+        whole("[" * 1000 + "]" * 1000),
+        "flags.json:1: nested more than 64 levels deep, more than rampbot reads\n",
+    ),
+    FileCase(
+        "flags-nested-deep-in-an-extension",
+        FLAGS,
+        replace(
+            '"version": "flags-v1",',
+            '"version": "flags-v1", "x-n": ' + '{"a": ' * 200 + "1" + "}" * 200 + ",",
+        ),
+        "flags.json:2: nested more than 64 levels deep, more than rampbot reads\n",
+    ),
+    FileCase(
+        "flags-brackets-in-a-string-are-not-nesting",
+        FLAGS,
+        replace(
+            '"acme": {"pct": 10}', '"acme": {"pct": 10, "note": "' + "[" * 200 + '", "pct": 1}'
+        ),
+        "flags.json: features.receipts.tenants.acme: key 'pct' appears 2 times (lines 8, 8); "
+        "keep one\n",
+    ),
+    FileCase(
+        "flags-integer-of-5000-digits",
+        FLAGS,
+        replace('"acme": {"pct": 10}', '"acme": {"pct": ' + "9" * 5000 + "}"),
+        "flags.json:8: a number of more than 4,300 digits, more than rampbot reads\n",
+    ),
+    FileCase(
+        "policy-nested-1000-deep",
+        POLICY,
+        append("x-deep: " + "[" * 1000 + "]" * 1000 + "\n"),
+        ".github/rampbot.yml: nested more than 64 levels deep, more than rampbot reads\n",
+    ),
+    FileCase(
+        "policy-block-nesting-100-deep",
+        POLICY,
+        append("".join("  " * level + "a:\n" for level in range(100))),
+        ".github/rampbot.yml:103: nested more than 64 levels deep, more than rampbot reads\n",
+    ),
+    FileCase(
+        "policy-integer-of-5000-digits",
+        POLICY,
+        append("prometheus: {retries: " + "9" * 5000 + "}\n"),
+        ".github/rampbot.yml:39: a value of 5,000 characters with more than 100 digits in a row; "
+        "rampbot reads numbers of at most 100 digits (quote it if it is text)\n",
+    ),
+    FileCase(
+        "alias-bomb-in-pull-request-labels",
+        POLICY,
+        replace("  labels: [flags]", f"  labels: {alias_bomb()}"),
+        ".github/rampbot.yml:38: expands to more than 100,000 values through aliases (*name), "
+        "more than rampbot reads; write the values out\n",
+    ),
+    FileCase(
+        "alias-bomb-in-tenants",
+        POLICY,
+        replace("tenants: [acme, globex, initech, umbrella]", f"tenants: {alias_bomb()}"),
+        ".github/rampbot.yml:4: expands to more than 100,000 values through aliases (*name), "
+        "more than rampbot reads; write the values out\n",
+    ),
+    FileCase(
+        "an-alias-inside-itself",
+        POLICY,
+        append("x-loop: &loop [*loop]\n"),
+        ".github/rampbot.yml:39: an alias refers to the value that contains it; rampbot reads "
+        "no self-referring values\n",
+    ),
+    FileCase(
+        "policy-over-a-mebibyte",
+        POLICY,
+        append("# " + "x" * (1024 * 1024) + "\n"),
+        f".github/rampbot.yml: {1024 * 1024 + 821:,} characters, more than the 1,048,576 "
+        "rampbot reads in a policy\n",
+    ),
+]
+
+
+@pytest.mark.timeout(10)  # the alias bomb took 55 s and gigabytes before (issue 9)
 @pytest.mark.parametrize("case", INPUT_FILE_CASES, ids=lambda case: case.name)
 @pytest.mark.parametrize("command", ["validate", "apply"])
 def test_bad_input_file(tmp_path, capsys, case: FileCase, command: str):
@@ -188,6 +315,49 @@ def test_bad_input_file(tmp_path, capsys, case: FileCase, command: str):
     before = files_of(repo)
     extra = ["--health", HEALTH] if command == "apply" else []
     assert main(["-C", str(repo), command, *extra], environ={}) == case.exit_code
+    captured = capsys.readouterr()
+    assert captured.err == case.message
+    assert captured.out == ""
+    assert files_of(repo) == before
+
+
+HEALTH_FILE_CASES = [
+    FileCase(
+        "repeated-signal-in-a-snapshot",
+        HEALTH,
+        replace('"coverage": 97.2,', '"coverage": 97.2, "coverage": 12,'),
+        "health.json: tenants.acme: key 'coverage' appears 2 times (lines 4, 4); keep one\n",
+    ),
+    FileCase(
+        "repeated-tenant-in-a-snapshot",
+        HEALTH,
+        replace('"globex": {', '"acme": {"coverage": 1},\n    "globex": {'),
+        "health.json: tenants: key 'acme' appears 2 times (lines 4, 5); keep one\n",
+    ),
+    FileCase(
+        "snapshot-nested-1000-deep",
+        HEALTH,
+        whole('{"tenants": ' + "[" * 1000 + "]" * 1000 + "}"),
+        "health.json:1: nested more than 64 levels deep, more than rampbot reads\n",
+    ),
+    FileCase(
+        "snapshot-integer-of-5000-digits",
+        HEALTH,
+        replace('"divergence": 4', '"divergence": ' + "4" * 5000),
+        "health.json:6: a number of more than 4,300 digits, more than rampbot reads\n",
+    ),
+]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("case", HEALTH_FILE_CASES, ids=lambda case: case.name)
+@pytest.mark.parametrize("command", ["plan", "apply", "health"])
+def test_bad_health_file(tmp_path, capsys, case: FileCase, command: str):
+    repo = demo(tmp_path)
+    path = repo / case.file
+    path.write_text(case.edit(path.read_text()))
+    before = files_of(repo)
+    assert main(["-C", str(repo), command, "--health", HEALTH], environ={}) == case.exit_code
     captured = capsys.readouterr()
     assert captured.err == case.message
     assert captured.out == ""
