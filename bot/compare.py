@@ -62,6 +62,7 @@ class Outcome(Enum):
     TOO_FEW = "too few"  # an arm below min_total, or missing
     UNUSABLE = "unusable"  # counts that cannot be (NaN, negative, more errors than requests)
     SAMPLE_RATIO_MISMATCH = "sample ratio mismatch"
+    NOT_COMPARED = "not compared"  # the flag at 0 % or 100 %: one arm only
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,8 @@ def judge(
                 treatment,
                 control,
             )
+    if share is not None and (share <= 0 or share >= 1):
+        return _one_arm(treatment, control, share=share)
     for name, counts in (("control", control), ("treatment", treatment)):
         total = 0.0 if counts is None else counts.total
         if total < min_total:
@@ -198,6 +201,33 @@ def judge(
     else:
         outcome, reason = Outcome.INCONCLUSIVE, f"inconclusive: {shown}"
     return Comparison(outcome, reason, treatment, control, difference, low, high)
+
+
+def _one_arm(treatment: Counts | None, control: Counts | None, *, share: float) -> Comparison:
+    """At 0 % or 100 % there is one arm only: nothing to compare, unless the other one serves.
+
+    Not compared is not doubt: at 0 % the feature reaches no one, so the first step up rests on
+    the other signals, and at 100 % there is no control left to hold the treatment against.
+    """
+    served, empty = ("control", "treatment") if share <= 0 else ("treatment", "control")
+    stray = treatment if share <= 0 else control
+    if stray is not None and stray.total >= SRM_MIN_EXPECTED:
+        other = control if share <= 0 else treatment
+        n = stray.total + (other.total if other is not None and other.usable else 0)
+        shown = stray.total / n if share <= 0 else 1 - stray.total / n
+        return Comparison(
+            Outcome.SAMPLE_RATIO_MISMATCH,
+            f"sample ratio mismatch: {_pct(shown)} of requests in treatment, "
+            f"the flag says {_pct(share)} ({_count(stray.total)} requests in {empty})",
+            treatment,
+            control,
+        )
+    return Comparison(
+        Outcome.NOT_COMPARED,
+        f"not compared at {_pct(share)}: every request is in {served}",
+        treatment,
+        control,
+    )
 
 
 def points(value: float) -> str:

@@ -579,6 +579,7 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
 _VERDICTS = {
     Outcome.HEALTHY: Verdict.HEALTHY,
     Outcome.BREACHED: Verdict.BREACHED,
+    Outcome.NOT_COMPARED: Verdict.HEALTHY,  # one arm only, at 0 % or 100 %: no exposure to judge
     BurnOutcome.HEALTHY: Verdict.HEALTHY,
     BurnOutcome.BREACHED: Verdict.BREACHED,
 }

@@ -233,3 +233,45 @@ def test_the_chi_square_p_value_matches_the_normal_tail():
     p_value = sample_ratio_p_value(550, 450, 0.5)
     z = (550 - 500) / math.sqrt(1_000 * 0.25)
     assert p_value == pytest.approx(2 * (1 - NormalDist().cdf(z)))
+
+
+@pytest.mark.parametrize(
+    ("arms", "share", "outcome", "reason"),
+    [
+        (
+            Arms(None, Counts(20, 9_000)),
+            0.0,
+            Outcome.NOT_COMPARED,
+            "not compared at 0 %: every request is in control",
+        ),
+        (
+            Arms(Counts(0, 0), Counts(20, 9_000)),
+            0.0,
+            Outcome.NOT_COMPARED,
+            "not compared at 0 %: every request is in control",
+        ),
+        (
+            Arms(Counts(20, 9_000), None),
+            1.0,
+            Outcome.NOT_COMPARED,
+            "not compared at 100 %: every request is in treatment",
+        ),
+        (
+            Arms(Counts(10, 1_000), Counts(20, 9_000)),
+            0.0,
+            Outcome.SAMPLE_RATIO_MISMATCH,
+            "sample ratio mismatch: 10 % of requests in treatment, the flag says 0 % "
+            "(1,000 requests in treatment)",
+        ),
+        (
+            Arms(Counts(20, 9_000), Counts(10, 1_000)),
+            1.0,
+            Outcome.SAMPLE_RATIO_MISMATCH,
+            "sample ratio mismatch: 90 % of requests in treatment, the flag says 100 % "
+            "(1,000 requests in control)",
+        ),
+    ],
+)
+def test_at_0_or_100_percent_there_is_one_arm_to_see(arms, share, outcome, reason):
+    judged = judge(arms, margin=0.002, min_total=500, share=share)
+    assert (judged.outcome, judged.reason) == (outcome, reason)

@@ -386,3 +386,22 @@ def test_doubt_has_a_kind_of_its_own_that_the_holds_summary_groups_by():
     body = pull_request_body(plan(CLOSE), base_commit="0" * 40)
     assert "| ⏸️ hold |" in body
     assert "| inconclusive comparison |" in body
+
+
+def test_a_tenant_at_0_percent_steps_up_on_its_other_signals():
+    # No treatment yet, so nothing to compare: the comparison cannot hold the first step.
+    decision = plan(Arms(None, Counts(50, 10_000)), pct=0).decisions[0]
+    assert (decision.action, decision.to_pct) == (Action.UP, 1)
+    assert (
+        "errors_vs_control: not compared at 0 %: every request is in control "
+        "(treatment no data, control 0.50% of 10,000, over 30m)"
+    ) in decision.reasons
+    # A breach elsewhere still steps down; at 0 % there is nowhere lower to go.
+    assert plan(Arms(None, Counts(50, 10_000)), pct=0, coverage=50.0).decisions[0].action is (
+        Action.HOLD
+    )
+
+
+def test_treatment_served_at_0_percent_is_a_sample_ratio_mismatch():
+    decision = plan(Arms(Counts(10, 1_000), Counts(50, 9_000)), pct=0).decisions[0]
+    assert (decision.action, decision.kind) == (Action.HOLD, Kind.SAMPLE_RATIO_MISMATCH)
