@@ -155,6 +155,9 @@ class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well u
     note: str = ""
     changed_at: datetime | None = None  # when the percentage last changed, where known
     age: int | None = None  # seconds from changed_at to the evaluation (BAKING)
+    # The hold marker a rollback writes; None: worded from the evidence and alerts. Set when a
+    # rollback is carried over from an open pull request, whose marker must stay as it was.
+    hold: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -282,7 +285,9 @@ class Plan:
                 feature=decision.feature,
                 tenant=decision.tenant,
                 pct=decision.to_pct,
-                hold=_hold_marker(decision) if decision.action is Action.ROLLBACK else None,
+                hold=(decision.hold or _hold_marker(decision))
+                if decision.action is Action.ROLLBACK
+                else None,
             )
             for decision in self.changes
         ]

@@ -47,6 +47,10 @@ class ServiceError(RampbotError):
     exit_code = EXIT_SERVICE
 
 
+class GitHubError(ServiceError):
+    """GitHub could not be reached or refused the request (``rampbot serve`` counts them apart)."""
+
+
 class ConflictError(RampbotError):
     """Someone else changed what rampbot was about to change; it stopped without writing."""
 

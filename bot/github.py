@@ -19,7 +19,7 @@ import github
 import requests  # only to catch what PyGithub's transport raises when a connection drops
 from github import Auth, GithubException
 
-from bot.errors import ServiceError
+from bot.errors import GitHubError, ServiceError
 from bot.ramp_pr import CommitStatus, PullRequest, status_description
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ DEFAULT_API_URL = "https://api.github.com"
 STATUS_CONTEXT = "rampbot"
 
 
-class PullRequestAlreadyExists(ServiceError):
+class PullRequestAlreadyExists(GitHubError):
     """GitHub answered 422: an open pull request for this head and base exists already."""
 
 
@@ -109,11 +109,16 @@ class GitHubRepository:
             timeout=30,
         )
         self.repository = repository
+        self._token = token
         self._url = f"{api_url.rstrip('/')}/repos/{repository}"
         self._attempts = attempts
         self._max_wait = max_wait
         self._sleep = sleep
         self._clock = clock
+
+    def secrets(self) -> tuple[str, ...]:
+        """What a log must never show: the credentials this connection uses."""
+        return (self._token,)
 
     def open_pull_requests(self, *, base: str) -> list[PullRequest]:
         """Every open pull request into ``base``: one request for up to 100."""
@@ -343,12 +348,12 @@ class GitHubRepository:
             except requests.RequestException as error:
                 if not retry:
                     raise _not_retried(
-                        ServiceError(f"GitHub: could not {what}: {type(error).__name__}")
+                        GitHubError(f"GitHub: could not {what}: {type(error).__name__}")
                     ) from None
                 if not last:
                     self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
                     continue
-                raise ServiceError(
+                raise GitHubError(
                     f"GitHub: could not {what}: {type(error).__name__} after {attempt} "
                     "attempts; check GITHUB_API_URL and the network"
                 ) from None
@@ -386,7 +391,7 @@ def _timestamp(text: Any) -> datetime | None:
 
 
 def _not_retried(error: ServiceError) -> ServiceError:
-    return ServiceError(
+    return GitHubError(
         f"{error.message}; not retried, since a second try could do it twice: check the pull "
         "request on GitHub, then run rampbot again"
     )
@@ -423,14 +428,14 @@ def _rate_limit_wait(
     return 60.0  # secondary limit without a header: GitHub asks for at least a minute
 
 
-def _rate_limited(what: str, *, headers: Mapping[str, str], now: datetime) -> ServiceError:
+def _rate_limited(what: str, *, headers: Mapping[str, str], now: datetime) -> GitHubError:
     until = ""
     reset = headers.get("x-ratelimit-reset")
     if reset and reset.isdigit():
         until = f" until {datetime.fromtimestamp(int(reset), UTC).isoformat(timespec='seconds')}"
     elif "retry-after" in headers:
         until = f" for {headers['retry-after']} s"
-    return ServiceError(
+    return GitHubError(
         f"GitHub: could not {what}: rate limited{until}; the next scheduled run will try again"
     )
 
@@ -453,7 +458,7 @@ def _service_error(
     message = _github_message(data)
     quoted = f' "{message}"' if message else ""
     if status == 401:
-        return ServiceError(
+        return GitHubError(
             f"GitHub: could not {what}: 401{quoted}; the token is missing, expired or wrong "
             "(set GITHUB_TOKEN)"
         )
@@ -464,9 +469,9 @@ def _service_error(
             if needed
             else "the token lacks a permission (contents: write and pull-requests: write)"
         )
-        return ServiceError(f"GitHub: could not {what}: 403{quoted}; {hint}")
+        return GitHubError(f"GitHub: could not {what}: 403{quoted}; {hint}")
     if status == 404:
-        return ServiceError(
+        return GitHubError(
             f"GitHub: could not {what}: 404{quoted}; check GITHUB_REPOSITORY and that the token "
             "can see the repository"
         )
@@ -474,7 +479,7 @@ def _service_error(
         error_class = (
             PullRequestAlreadyExists
             if "a pull request already exists" in message.lower()
-            else ServiceError
+            else GitHubError
         )
         return error_class(f"GitHub: could not {what}: 422 GitHub says{quoted}")
-    return ServiceError(f"GitHub: could not {what}: {status}{quoted}")
+    return GitHubError(f"GitHub: could not {what}: {status}{quoted}")

@@ -1,7 +1,8 @@
 """The Prometheus metrics adapter: the only module that imports prometheus_client.
 
 Exports the ramp as gauges so dashboards show it next to the SLOs it was judged on: to a
-Pushgateway and/or as a textfile for node_exporter's textfile collector.
+Pushgateway and/or as a textfile for node_exporter's textfile collector; and the counters and
+histogram `rampbot serve` shows on /metrics.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    push_to_gateway,
+    write_to_textfile,
+)
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from bot.errors import InputError, ServiceError
@@ -115,3 +125,64 @@ def write_textfile(registry: CollectorRegistry, path: Path) -> None:
         write_to_textfile(str(path), registry)
     except OSError as error:
         raise InputError(f"--textfile {path}: cannot write: {error.strerror}") from None
+
+
+# Seconds from an alert's startsAt to its rollback pull request existing: Alertmanager's own
+# group_wait (5 s in the example) and Prometheus' evaluation are inside, so the buckets reach
+# past a minute, the goal of `rampbot serve`.
+ALERT_TO_PULL_REQUEST_BUCKETS = (1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600)
+
+
+class ServeMetrics:
+    """What `rampbot serve` exports on /metrics: webhooks, rollbacks, errors, latency."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.webhooks = Counter(
+            "rampbot_webhooks",
+            "Alertmanager webhooks received, by outcome (accepted, unauthorized, malformed, "
+            "too_large).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.alerts = Counter(
+            "rampbot_alerts",
+            "Alerts handled, by outcome (rollback, held, ignored, resolved).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.rollbacks = Counter(
+            "rampbot_rollbacks",
+            "Rollback pull requests opened or updated (pushed, or its body changed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "rampbot_errors",
+            "Failures while handling alerts, by kind (github, git, input, conflict, internal); "
+            "each is retried with backoff.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.pushes = Counter(
+            "rampbot_pushes", "Pushes of the rollback branch.", registry=self.registry
+        )
+        self.queued = Gauge(
+            "rampbot_alerts_queued", "Alerts waiting for the worker.", registry=self.registry
+        )
+        self.alert_to_pull_request = Histogram(
+            "rampbot_alert_to_pull_request_seconds",
+            "From an alert's startsAt to its rollback pull request existing.",
+            buckets=ALERT_TO_PULL_REQUEST_BUCKETS,
+            registry=self.registry,
+        )
+        for outcome in ("accepted", "unauthorized", "malformed", "too_large"):
+            self.webhooks.labels(outcome)
+        for kind in ("github", "git", "input", "conflict", "internal"):
+            self.errors.labels(kind)
+        for result in ("opened", "updated"):
+            self.rollbacks.labels(result)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text format and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -170,6 +170,13 @@ class PullRequestSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """What ``rampbot serve`` may do on a webhook (``serve:`` in the policy)."""
+
+    fleet_wide_alerts: bool = False  # an alert without the tenant label rolls back every tenant
+
+
+@dataclass(frozen=True)
 class PrometheusSettings:
     url: str | None = None
     timeout: timedelta = timedelta(seconds=10)
@@ -216,6 +223,7 @@ class Policy:
     limits: Limits = Limits()
     rings: tuple[Ring, ...] = ()
     freeze: tuple[FreezeWindow, ...] = ()
+    serve: ServeSettings = ServeSettings()
 
     def ring_of(self, tenant: str) -> int:
         """The index of the tenant's ring; a tenant no ring names comes after all of them."""
@@ -427,6 +435,9 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
         ),
         rings=rings,
         freeze=freeze,
+        serve=ServeSettings(
+            fleet_wide_alerts=(document.get("serve") or {}).get("fleet_wide_alerts", False)
+        ),
     )
 
 

@@ -7,7 +7,18 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Protocol, cast
 
-from bot.commands import apply, demo, health, history, plan, publish, revert, run, validate
+from bot.commands import (
+    apply,
+    demo,
+    health,
+    history,
+    plan,
+    publish,
+    revert,
+    run,
+    serve,
+    validate,
+)
 
 
 class Command(Protocol):
@@ -29,6 +40,7 @@ COMMANDS: dict[str, Command] = {
     "plan": _command(plan),
     "apply": _command(apply),
     "run": _command(run),
+    "serve": _command(serve),
     "demo": _command(demo),
     "revert": _command(revert),
     "publish": _command(publish),

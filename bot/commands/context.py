@@ -49,10 +49,7 @@ class Context:
 def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_run: bool) -> Context:
     workspace = Path(environ.get("GITHUB_WORKSPACE") or ".")
     repo = gitrepo.open_repository(workspace)
-    identity = gitrepo.Identity(
-        name=args.git_name or environ.get("RAMPBOT_GIT_NAME") or DEFAULT_GIT_NAME,
-        email=args.git_email or environ.get("RAMPBOT_GIT_EMAIL") or DEFAULT_GIT_EMAIL,
-    )
+    identity = git_identity(args, environ)
     remote = args.remote if gitrepo.has_remote(repo, args.remote) else None
     if remote is None and not dry_run:
         raise InputError(
@@ -65,6 +62,14 @@ def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_ru
         identity=identity,
         github=connect_github(environ, required=not dry_run),
         dry_run=dry_run,
+    )
+
+
+def git_identity(args: argparse.Namespace, environ: Mapping[str, str]) -> gitrepo.Identity:
+    """The author of rampbot's commits: the options, else the environment, else GitHub's bot."""
+    return gitrepo.Identity(
+        name=args.git_name or environ.get("RAMPBOT_GIT_NAME") or DEFAULT_GIT_NAME,
+        email=args.git_email or environ.get("RAMPBOT_GIT_EMAIL") or DEFAULT_GIT_EMAIL,
     )
 
 
