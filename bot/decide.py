@@ -237,6 +237,8 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
         reasons = [str(e) for e in gating if e.verdict is Verdict.NO_DATA]
     if kind is Kind.AT_MINIMUM:
         reasons.append(f"already at the minimum, {decision.from_pct}%")
+    if not reasons and decision.hold is not None:  # carried over from the open pull request
+        reasons.append(f"rolled back earlier on this branch ({decision.hold})")
     return tuple(reasons)
 
 

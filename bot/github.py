@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -19,7 +20,7 @@ import github
 import requests  # only to catch what PyGithub's transport raises when a connection drops
 from github import Auth, GithubException
 
-from bot.errors import GitHubError, ServiceError
+from bot.errors import GitHubError, InputError, ServiceError
 from bot.ramp_pr import CommitStatus, PullRequest, status_description
 
 T = TypeVar("T")
@@ -83,13 +84,23 @@ class PullRequests(Protocol):
     def merge(self, number: int) -> None: ...
 
 
+@dataclass(frozen=True)
+class AppCredentials:
+    """A GitHub App: its id and private key (PEM), to act as its installation on a repository."""
+
+    app_id: str
+    private_key: str = field(repr=False)
+    source: str = "RAMPBOT_APP_PRIVATE_KEY"  # where the key came from, for messages
+
+
 class GitHubRepository:
     """One repository on GitHub (or GitHub Enterprise), through PyGithub."""
 
     def __init__(
         self,
         *,
-        token: str,
+        token: str | None = None,
+        app: AppCredentials | None = None,
         repository: str,
         api_url: str = DEFAULT_API_URL,
         attempts: int = 3,
@@ -97,28 +108,57 @@ class GitHubRepository:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.repository = repository
+        self._api_url = api_url.rstrip("/")
+        self._url = f"{self._api_url}/repos/{repository}"
+        self._attempts = attempts
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._clock = clock
+        self._secrets = tuple(secret for secret in (token, app and app.private_key) if secret)
+        auth: Auth.Auth
+        if app is not None:
+            auth = self._installation_auth(app)
+        else:
+            assert token, "a token or an app"
+            auth = Auth.Token(token)
         # retry=None: PyGithub's own retries would wait out an hour-long rate limit; _call
         # bounds every wait instead. No pause between requests: we send a handful per run.
         self._github = github.Github(
-            auth=Auth.Token(token),
-            base_url=api_url.rstrip("/"),
+            auth=auth,
+            base_url=self._api_url,
             retry=None,
             lazy=True,
             seconds_between_requests=None,
             seconds_between_writes=None,
             timeout=30,
         )
-        self.repository = repository
-        self._token = token
-        self._url = f"{api_url.rstrip('/')}/repos/{repository}"
-        self._attempts = attempts
-        self._max_wait = max_wait
-        self._sleep = sleep
-        self._clock = clock
+
+    def _installation_auth(self, app: AppCredentials) -> Auth.AppInstallationAuth:
+        """The app's installation on this repository; PyGithub renews its token before it
+        expires (20 s ahead), so a long-running serve never sends an expired one."""
+        app_auth = Auth.AppAuth(app.app_id, app.private_key)
+        try:
+            app_auth.create_jwt()
+        except Exception:  # PyJWT and cryptography raise several kinds for a bad key
+            raise InputError(
+                f"{app.source}: not a PEM private key of a GitHub App; download one from the "
+                "app's settings (Private keys) and pass it whole, BEGIN and END lines included"
+            ) from None
+        integration = github.GithubIntegration(
+            auth=app_auth, base_url=self._api_url, retry=None, timeout=30
+        )
+        owner, name = self.repository.split("/", 1)
+        installation = self._call(
+            f"find the installation of GitHub App {app.app_id} on {self.repository} "
+            "(install the app on the repository)",
+            lambda: integration.get_repo_installation(owner, name),
+        )
+        return app_auth.get_installation_auth(installation.id)
 
     def secrets(self) -> tuple[str, ...]:
-        """What a log must never show: the credentials this connection uses."""
-        return (self._token,)
+        """What a log must never show: the credentials this connection was given."""
+        return self._secrets
 
     def open_pull_requests(self, *, base: str) -> list[PullRequest]:
         """Every open pull request into ``base``: one request for up to 100."""

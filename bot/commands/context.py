@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
-from bot.commands.secret_variables import GITHUB_TOKEN, secret
+from bot.commands.secret_variables import APP_PRIVATE_KEY, GITHUB_TOKEN, secret
 from bot.errors import InputError
-from bot.github import GitHubRepository, PullRequests
+from bot.files import read_text
+from bot.github import AppCredentials, GitHubRepository, PullRequests
 
 # GitHub's own identity for commits made with a workflow's GITHUB_TOKEN.
 DEFAULT_GIT_NAME = "github-actions[bot]"
@@ -74,13 +75,16 @@ def git_identity(args: argparse.Namespace, environ: Mapping[str, str]) -> gitrep
 
 
 def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepository | None:
-    """The GitHub repository named by the environment, or None without a token."""
+    """The GitHub repository named by the environment, as a GitHub App when RAMPBOT_APP_ID is
+    set, else with GITHUB_TOKEN; None without either."""
+    app = app_credentials(environ)
     token = secret(environ, GITHUB_TOKEN)
-    if not token:
+    if app is None and not token:
         if required:
             raise InputError(
                 "GITHUB_TOKEN is not set: rampbot needs a token to open pull requests "
-                "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }}); "
+                "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }}), or a GitHub App "
+                "(RAMPBOT_APP_ID and RAMPBOT_APP_PRIVATE_KEY); "
                 "use --dry-run to see what it would do without one"
             )
         return None
@@ -92,7 +96,42 @@ def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepos
             "(GitHub Actions sets it)"
         )
     return GitHubRepository(
-        token=token,
+        token=None if app else token,
+        app=app,
         repository=repository,
         api_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
     )
+
+
+def app_credentials(environ: Mapping[str, str]) -> AppCredentials | None:
+    """A GitHub App from RAMPBOT_APP_ID and RAMPBOT_APP_PRIVATE_KEY (or ..._FILE), if set."""
+    app_id = environ.get("RAMPBOT_APP_ID", "").strip()
+    key = secret(environ, APP_PRIVATE_KEY) or ""
+    key_file = environ.get("RAMPBOT_APP_PRIVATE_KEY_FILE", "")
+    if not app_id:
+        if key or key_file:
+            raise InputError(
+                "RAMPBOT_APP_PRIVATE_KEY is set but RAMPBOT_APP_ID is not: set it to the "
+                "GitHub App's id (its settings page, 'App ID')"
+            )
+        return None
+    if not app_id.isdigit():
+        raise InputError(f"RAMPBOT_APP_ID: {app_id!r} is not a number; use the app's 'App ID'")
+    if key and key_file:
+        raise InputError(
+            "RAMPBOT_APP_PRIVATE_KEY and RAMPBOT_APP_PRIVATE_KEY_FILE are both set; keep one"
+        )
+    source = "RAMPBOT_APP_PRIVATE_KEY"
+    if key_file:
+        source = key_file
+        key = read_text(
+            Path(key_file),
+            what="GitHub App private key (RAMPBOT_APP_PRIVATE_KEY_FILE)",
+            hint="check the path",
+        )
+    if not key.strip():
+        raise InputError(
+            "RAMPBOT_APP_ID is set but neither RAMPBOT_APP_PRIVATE_KEY nor "
+            "RAMPBOT_APP_PRIVATE_KEY_FILE is: give the app's private key (PEM)"
+        )
+    return AppCredentials(app_id=app_id, private_key=key, source=source)

@@ -17,6 +17,7 @@ from bot import git as gitrepo
 from bot.commands.alert_worker import AlertWorker, Timing
 from bot.commands.context import Context, add_git_options, connect_github, git_identity
 from bot.commands.options import add_policy_option
+from bot.commands.secret_variables import WEBHOOK_TOKEN, secret
 from bot.errors import InputError
 from bot.inputs import load_policy
 from bot.jsonlog import EventLog
@@ -27,7 +28,6 @@ HELP = "receive Alertmanager webhooks and open or update the rollback pull reque
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
 _LISTEN = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\s]+):(?P<port>[0-9]{1,5})$")
-TOKEN_VARIABLE = "RAMPBOT_WEBHOOK_TOKEN"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     host, port = _listen(args.listen)
-    token = environ.get(TOKEN_VARIABLE, "")
+    token = secret(environ, WEBHOOK_TOKEN) or ""
     if not token.strip():
         raise InputError(
-            f"{TOKEN_VARIABLE} is not set: rampbot serve refuses webhooks without a bearer "
+            f"{WEBHOOK_TOKEN} is not set: rampbot serve refuses webhooks without a bearer "
             "token; set it to a long random secret and give Alertmanager the same one "
             "(http_config.authorization.credentials_file)"
         )

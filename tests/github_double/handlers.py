@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from .app import App
 from .gitrepo import BareRepo, GitError
 from .objects import Renderer
 from .state import Comment, Pull, State, Status, now_iso
 
 DOCS = "https://docs.github.com/rest"
+_APP_PERMISSIONS = {"contents": "write", "pull_requests": "write", "statuses": "write"}
 SHA = re.compile(r"[0-9a-f]{40}")
 
 
@@ -83,10 +85,13 @@ class Api:
         self.render = render
         self.state = state
         self.required_contexts = required_contexts
+        self.app: App | None = None  # a GitHub App installed on the repository, if any
         get, post, put, patch, delete = "get", "post", "put", "patch", "delete"
         base = "/repos/{owner}/{repo}"
         self.routes: dict[tuple[str, str], Handler] = {
             (get, "/user"): self.get_user,
+            (post, "/app/installations/{installation_id}/access_tokens"): self.create_token,
+            (get, f"{base}/installation"): self.get_installation,
             (get, "/rate_limit"): self.get_rate_limit,
             (get, base): self.get_repo,
             (get, f"{base}/branches/{{branch}}"): self.get_branch,
@@ -216,6 +221,54 @@ class Api:
         body = deep_merge(fill("public-user"), self.render.user(call.login))
         body |= {"user_view_type": "public", "created_at": now_iso(), "updated_at": now_iso()}
         return Answer(200, body)
+
+    def get_installation(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/installation, with the app's JWT."""
+        from .spec import deep_merge, fill
+
+        app = self._app()
+        owner = self.render.user(call.params["owner"])
+        body = deep_merge(
+            fill("installation"),
+            {
+                "id": app.installation_id,
+                "app_id": app.app_id,
+                "account": owner,
+                "target_id": owner["id"],
+                "target_type": "Organization",
+                "repository_selection": "selected",
+                "permissions": _APP_PERMISSIONS,
+                "events": ["pull_request"],
+                "created_at": now_iso(),
+                "updated_at": now_iso(),
+                "app_slug": "rampbot",
+            },
+        )
+        return Answer(200, body)
+
+    def create_token(self, call: Call) -> Answer:
+        """POST /app/installations/{installation_id}/access_tokens, with the app's JWT."""
+        from datetime import UTC, datetime
+
+        app = self._app()
+        if call.params["installation_id"] != str(app.installation_id):
+            raise ApiError(404, "Not Found")
+        token, expires = app.issue()
+        expires_at = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return Answer(
+            201,
+            {
+                "token": token,
+                "expires_at": expires_at,
+                "permissions": _APP_PERMISSIONS,
+                "repository_selection": "selected",
+            },
+        )
+
+    def _app(self) -> App:
+        if self.app is None:
+            raise ApiError(404, "Not Found")
+        return self.app
 
     def get_rate_limit(self, call: Call) -> Answer:
         """GET /rate_limit (does not count against the limit on GitHub either)."""

@@ -17,10 +17,14 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from werkzeug.datastructures import Headers
 
 from . import spec
+from .app import App
 from .gitrepo import BareRepo, GitError
 from .handlers import DOCS, Answer, Api, ApiError, Call
 from .objects import Renderer
 from .state import Pull, State
+
+# The endpoints a GitHub App calls with its JWT rather than a token.
+_APP_ONLY = re.compile(r"^/app(/.*)?$|^/repos/[^/]+/[^/]+/installation$")
 
 RATE_LIMIT = 5000
 RATE_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
@@ -83,6 +87,7 @@ class GitHubDouble:
         login: str = "rampbot-bot",
         required_contexts: tuple[str, ...] = ("rampbot",),
         prefix: str = "",
+        app: App | None = None,
     ) -> None:
         self.repo = repo
         self.owner, self.name = owner, name
@@ -99,6 +104,7 @@ class GitHubDouble:
         self.api = Api(
             repo=repo, render=self.render, state=self.state, required_contexts=required_contexts
         )
+        self.api.app = app
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -402,7 +408,15 @@ class GitHubDouble:
         if auth is None:
             return 401, {}, {"message": "Requires authentication", "documentation_url": DOCS}
         scheme, _, credential = auth.partition(" ")
-        if scheme.lower() not in ("token", "bearer") or credential != self.token:
+        app = self.api.app
+        if app is not None and _APP_ONLY.match(path.removeprefix(self.prefix)):
+            # Only the app's JWT may ask for its installation and installation tokens.
+            problem = app.jwt_problem(credential) if scheme.lower() == "bearer" else "JWT"
+            if problem is not None:
+                return 401, {}, {"message": problem, "documentation_url": DOCS}
+        elif scheme.lower() not in ("token", "bearer") or not (
+            credential == self.token or (app is not None and app.token_valid(credential))
+        ):
             return 401, {}, {"message": "Bad credentials", "documentation_url": DOCS}
 
         if path == "/graphql" and method.upper() == "POST":
