@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import Enum
 
 from bot.alertmanager import AlertEvent
-from bot.decide import Action, Decision, Plan, decide
+from bot.decide import Action, Decision, Kind, Plan, decide
 from bot.flags import TENANT_NAME, Flags
 from bot.health import Alert, Health
 from bot.policy import Policy
@@ -144,9 +144,7 @@ def _leave_held_alone(decision: Decision, flags: Flags) -> Decision:
     if decision.action is not Action.ROLLBACK or marker is None:
         return decision
     return decision._replace(
-        to_pct=decision.from_pct,
-        action=Action.HOLD,
-        reasons=(f"already rolled back ({marker}); left alone",),
+        to_pct=decision.from_pct, action=Action.HOLD, kind=Kind.HELD, note=marker
     )
 
 
@@ -181,6 +179,6 @@ def _carry(entry: Carried, flags: Flags, policy: Policy) -> Decision | None:
         from_pct=current,
         to_pct=entry.pct,
         action=Action.ROLLBACK,
-        reasons=(f"rolled back earlier on this branch ({entry.hold})",),
+        kind=Kind.CRITICAL,
         hold=entry.hold,
     )

@@ -88,7 +88,7 @@ def test_only_the_alerted_tenant_is_decided() -> None:
         (
             alert("globex"),
             Outcome.HELD,
-            "already rolled back (rolled back from 25% (alert Old)); left alone",
+            "held after a rollback (rolled back from 25% (alert Old)); delete features.receipts.tenants.globex.hold to resume the ramp",
         ),
         (alert("initech"), Outcome.HELD, "tenant initech is paused for receipts"),
         (

@@ -218,7 +218,7 @@ def test_repeats_change_nothing_and_new_tenants_join_the_open_pull_request(
     last = server.events("alert")[-1]
     assert last["outcome"] == "held"
     assert last["reason"].startswith(
-        "already rolled back (rolled back from 10% (alert ShadowDivergence))"
+        "held after a rollback (rolled back from 10% (alert ShadowDivergence))"
     )
     assert github_origin.resolve("refs/heads/main") == main
     assert open_pulls(github_double) == []
