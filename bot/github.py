@@ -90,7 +90,7 @@ class AppCredentials:
 
     app_id: str
     private_key: str = field(repr=False)
-    source: str = "RAMPBOT_APP_PRIVATE_KEY"  # where the key came from, for messages
+    source: str = "the private key"  # where the key came from, for messages
 
 
 class GitHubRepository:

@@ -121,7 +121,7 @@ def app_credentials(environ: Mapping[str, str]) -> AppCredentials | None:
         raise InputError(
             "RAMPBOT_APP_PRIVATE_KEY and RAMPBOT_APP_PRIVATE_KEY_FILE are both set; keep one"
         )
-    source = "RAMPBOT_APP_PRIVATE_KEY"
+    source = APP_PRIVATE_KEY
     if key_file:
         source = key_file
         key = read_text(
