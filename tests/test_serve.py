@@ -13,7 +13,7 @@ import requests
 
 from bot.cli import main
 from tests.github_double import BareRepo, GitHubDouble
-from tests.run_helpers import flags_on, open_pulls, pct, run_with, write_health
+from tests.run_helpers import BOT_EMAIL, flags_on, open_pulls, pct, run_with, write_health
 from tests.serve_helpers import WEBHOOK_TOKEN, Serve, alert, serving, webhook
 
 ROLLBACK = "refs/heads/rampbot/rollback"
@@ -377,3 +377,48 @@ def test_two_servers_on_one_origin_give_one_pull_request(
     assert pull.head == "rampbot/rollback"
     flags = flags_on(github_origin, "rampbot/rollback")
     assert [pct(flags, tenant) for tenant in tenants] == [5, 1, 10]
+
+
+def test_a_push_refused_because_the_branch_moved_plans_again_and_keeps_the_other_rollback(
+    server: Serve,
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another replica's rollback of globex, made by the same bot identity on the same base,
+    # lands on the origin at the very moment serve pushes its own (a pre-receive hook moves the
+    # branch first, so git refuses serve's push with its lease).
+    text = github_origin.show_file("main", "flags.json")
+    assert text is not None
+    flags = json.loads(text)
+    flags["revision"] = 1
+    flags["features"]["receipts"]["tenants"]["globex"] = {
+        "pct": 1,
+        "hold": "rolled back from 5% (alert Other)",
+    }
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "github-actions[bot]")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", BOT_EMAIL)
+    theirs = github_origin.commit_files(
+        "refs/prepared/other", {"flags.json": json.dumps(flags, indent=2) + "\n"}, message="x"
+    )
+    hook = github_origin.path / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        'if [ ! -e "$GIT_DIR/raced" ]; then\n'
+        '  touch "$GIT_DIR/raced"\n'
+        f"  env -u GIT_QUARANTINE_PATH git update-ref refs/heads/rampbot/rollback {theirs}\n"
+        "fi\n"
+    )
+    hook.chmod(0o755)
+    assert server.post(webhook(alert("acme"))).status_code == 202
+    server.wait_idle(1)
+    [rejected] = server.events("push_rejected")
+    assert rejected["attempt"] == 1
+    final = flags_on(github_origin, "rampbot/rollback")
+    assert (pct(final, "acme"), pct(final, "globex")) == (5, 1)
+    assert final["features"]["receipts"]["tenants"]["globex"]["hold"] == (
+        "rolled back from 5% (alert Other)"
+    )
+    [pull] = open_pulls(github_double)
+    assert "globex" in pull.title
+    assert server.metric("rampbot_pushes_total") == 1

@@ -288,6 +288,7 @@ class AlertWorker:
                 tenant=verdict.tenant,
                 outcome=verdict.outcome.value,
                 reason=verdict.reason,
+                starts_at=starts[verdict.fingerprint].isoformat(),
                 pull_request=number if verdict.outcome is Outcome.ROLLBACK else None,
             )
             key = (verdict.fingerprint, starts[verdict.fingerprint])
