@@ -207,6 +207,7 @@ class AlertWorker:
         state = branch_state(
             context,
             ROLLBACK_BRANCH,
+            base=base,
             base_sha=base_sha,
             flags_rel=flags_rel,
             proposal=proposal,
