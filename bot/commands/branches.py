@@ -103,8 +103,9 @@ def carry_out(context: Context, github: PullRequests, steps: Steps) -> Done:
         if not steps.push:
             raise
         # The branch is on the remote already: say so, as "nothing was pushed" would be untrue.
-        # The next run finds it holding the same commit's content and reuses it.
-        raise ServiceError(
+        # The next run finds it holding the same commit's content and reuses it. The same
+        # class: rampbot serve counts GitHub's failures apart from git's.
+        raise type(error)(
             f"{error.message}. {steps.branch} was pushed ({(head or '')[:12]}) but its pull "
             "request was not opened or updated; the next run reuses the branch and finishes "
             "the pull request"
