@@ -31,8 +31,7 @@ from bot.inputs import load_inputs_at, load_policy
 from bot.jsonlog import EventLog, LogWriter
 from bot.metrics import ServeMetrics
 from bot.ramp_pr import ROLLBACK_BRANCH, build_proposal, next_steps
-from bot.render import summary_line
-from bot.trailers import commit_message, latest_decisions
+from bot.trailers import latest_decisions
 
 PLAN_AGAIN = 5  # pushes refused in a row before the batch waits like any other failure
 _STOP = object()
@@ -193,13 +192,17 @@ class AlertWorker:
         plan = result.plan
         if not plan.changed:
             return result.verdicts, None
+        parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
         proposal = build_proposal(
             ROLLBACK_BRANCH,
             plan,
             flags=inputs.flags,
-            extra_labels=inputs.policy.pull_request.labels,
+            settings=inputs.policy.pull_request,
+            base=base,
             base_sha=base_sha,
+            path=flags_rel,
             revision=(inputs.flags.revision or 0) + 1,
+            parents=parents,
         )
         pulls = [
             p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository
@@ -212,31 +215,11 @@ class AlertWorker:
             flags_rel=flags_rel,
             proposal=proposal,
             pulls=pulls,
+            github=github,
         )
-        steps = next_steps(
-            ROLLBACK_BRANCH,
-            proposal=proposal,
-            state=state,
-            why_nothing="",  # unused: with a proposal there is always something to do
-            status_text=(
-                f"plan stands: {summary_line(plan)}; flags file checked against the schema"
-            ),
-            auto_merge=inputs.policy.pull_request.auto_merge_rollback,
-        )
-        parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
+        steps = next_steps(ROLLBACK_BRANCH, plan=plan, proposal=proposal, state=state)
         try:
-            done = carry_out(
-                context,
-                github,
-                steps=steps,
-                proposal=proposal,
-                state=state,
-                base_sha=base_sha,
-                flags_rel=flags_rel,
-                message=commit_message(plan, parents),
-                base=base,
-                settings=inputs.policy.pull_request,
-            )
+            done = carry_out(context, github, steps)
         finally:
             # A push is counted even when GitHub then fails: a successful push moves our
             # remote-tracking ref.
@@ -244,7 +227,7 @@ class AlertWorker:
                 self._metrics.pushes.inc()
         if steps.open:
             self._metrics.rollbacks.labels("opened").inc()
-        elif steps.push or steps.body or steps.title:
+        elif steps.push or steps.edit.changes:
             self._metrics.rollbacks.labels("updated").inc()
         return result.verdicts, done.number
 
