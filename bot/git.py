@@ -214,6 +214,38 @@ def resolve(repo: git.Repo, ref: str) -> str | None:
 
 
 @_git_failures
+def commit_before(repo: git.Repo, *, ref: str, path: str, when: datetime) -> str | None:
+    """The last commit on ``ref``'s first-parent history that changed ``path`` before ``when``."""
+    sha = repo.git.rev_list(
+        "-1", "--first-parent", f"--before={int(when.timestamp())}", ref, "--", path
+    )
+    return str(sha).strip() or None
+
+
+@_git_failures
+def dated_messages(
+    repo: git.Repo, *, ref: str, path: str, since: datetime
+) -> list[tuple[datetime, str]]:
+    """Each commit in ``ref``'s history that changed ``path`` since ``since``: when, message.
+
+    Not only first-parent: a merged bot branch carries its trailers on its own commit.
+    """
+    output = repo.git.log(
+        f"--since={int(since.timestamp())}",
+        f"--format={_RECORD}%ct{_FIELD}%B",
+        ref,
+        "--",
+        path,
+    )
+    found = []
+    for record in output.split(_RECORD):
+        if record.strip():
+            timestamp, message = record.split(_FIELD, 1)
+            found.append((datetime.fromtimestamp(int(timestamp), tz=UTC), message))
+    return found
+
+
+@_git_failures
 def read_file(repo: git.Repo, commit: str, path: str) -> str | None:
     """The text of ``path`` at ``commit``, or None if absent there."""
     return _file_at(repo, commit, path)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import github
 import requests  # only to catch what PyGithub's transport raises when a connection drops
@@ -33,7 +33,23 @@ class PullRequestAlreadyExists(GitHubError):
     """GitHub answered 422: an open pull request for this head and base exists already."""
 
 
-class PullRequests(Protocol):
+class Issue(NamedTuple):
+    number: int
+    body: str
+    url: str
+
+
+class DashboardIssues(Protocol):
+    """What the ramp dashboard needs from GitHub: find, open and edit one issue."""
+
+    def find_issue(self, *, label: str, marker: str) -> Issue | None: ...
+
+    def create_issue(self, *, title: str, body: str, labels: Sequence[str]) -> Issue: ...
+
+    def edit_issue_body(self, number: int, body: str) -> None: ...
+
+
+class PullRequests(DashboardIssues, Protocol):
     """What `rampbot run` and `rampbot revert` need from GitHub."""
 
     repository: str  # OWNER/NAME: pull requests from other repositories (forks) are not ours
@@ -200,6 +216,47 @@ class GitHubRepository:
             ),
         )
         return _pull_request(data[0]) if data else None
+
+    def find_issue(self, *, label: str, marker: str) -> Issue | None:
+        """The oldest open issue with ``label`` whose body holds ``marker``: one request."""
+        _, data = self._call(
+            f"list the open issues labelled {label}",
+            lambda: self._github.requester.requestJsonAndCheck(
+                "GET",
+                f"{self._url}/issues",
+                parameters={
+                    "state": "open",
+                    "labels": label,
+                    "sort": "created",
+                    "direction": "asc",
+                    "per_page": 100,
+                },
+            ),
+        )
+        for item in data or []:
+            body = item.get("body") or ""
+            # The list includes pull requests; the marker tells the dashboard from a look-alike.
+            if "pull_request" not in item and marker in body:
+                return Issue(number=item["number"], body=body, url=item.get("html_url") or "")
+        return None
+
+    def create_issue(self, *, title: str, body: str, labels: Sequence[str]) -> Issue:
+        _, data = self._call(
+            "open the ramp dashboard issue",
+            lambda: self._request(
+                "POST", "/issues", input={"title": title, "body": body, "labels": list(labels)}
+            ),
+            retry=False,  # a second try after a lost answer would open a second issue
+        )
+        return Issue(
+            number=data["number"], body=data.get("body") or "", url=data.get("html_url") or ""
+        )
+
+    def edit_issue_body(self, number: int, body: str) -> None:
+        self._call(
+            f"update issue #{number}",
+            lambda: self._request("PATCH", f"/issues/{number}", input={"body": body}),
+        )
 
     def closed_by(self, number: int) -> str | None:
         """Who closed issue or pull request ``number`` (the pulls API does not say)."""

@@ -79,12 +79,16 @@ def test_ramp_runs_on_schedule_by_hand_and_on_alert() -> None:
     assert workflow["on"]["schedule"] == [{"cron": "*/30 * * * *"}]
     assert workflow["on"]["workflow_dispatch"]["inputs"]["dry-run"]["type"] == "boolean"
     assert workflow["on"]["repository_dispatch"] == {"types": ["rampbot-evaluate"]}
+    # "Evaluate now" on the dashboard: an edit of the dashboard issue, and of no other.
+    assert workflow["on"]["issues"] == {"types": ["edited"]}
     assert workflow["concurrency"]["cancel-in-progress"] is False
     (job,) = workflow["jobs"].values()
+    assert "contains(github.event.issue.labels.*.name, 'rampbot-dashboard')" in job["if"]
     assert job["permissions"] == {
         "contents": "write",
         "pull-requests": "write",
         "statuses": "write",
+        "issues": "write",
     }
     checkout, rampbot = job["steps"]
     assert checkout["with"]["fetch-depth"] == 0

@@ -18,6 +18,7 @@ from typing import Any
 from bot import git as gitrepo
 from bot.commands.branches import branch_state, carry_out, show
 from bot.commands.context import Context, add_git_options, make_context
+from bot.commands.dashboard_issue import read_dashboard, refresh_dashboard
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
 from bot.commands.planning import FlagsLocation, make_plan
@@ -113,14 +114,23 @@ def run_once(
     flags_rel = str(inputs.flags_path)
     health = read_health(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
     now = args.now or health.evaluated_at or datetime.now(UTC)
-    plan = make_plan(inputs, health, now=now, history=FlagsLocation(repo, base_sha, flags_rel))
+    github = context.github
+    # The dashboard's "Stop all step-ups" box stops every step up, like paused: true.
+    dashboard = read_dashboard(github) if github else None
+    stopped = dashboard is not None and dashboard.switches.stop
+    plan = make_plan(
+        inputs,
+        health,
+        now=now,
+        history=FlagsLocation(repo, base_sha, flags_rel),
+        stopped=stopped,
+    )
     parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
     print(
         f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
         f"{summary_line(plan) or 'nothing to decide'}"
     )
 
-    github = context.github
     # Only pull requests from this repository's own branches: a fork may name a branch
     # rampbot/ramp too, and rampbot must neither update nor close it.
     pulls = (
@@ -173,6 +183,23 @@ def run_once(
         done[branch] = carry_out(context, github, steps)
     if context.dry_run and github is None:
         print(NO_GITHUB)
+    if github is not None and dashboard is not None and not context.dry_run:
+        open_now = tuple(
+            (branch, result.number)
+            for branch, result in done.items()
+            if result.number is not None and not result.merged
+        )
+        print(
+            refresh_dashboard(
+                github,
+                dashboard,
+                plan=plan,
+                pulls=open_now,
+                repo=repo,
+                ref=base_sha,
+                path=flags_rel,
+            )
+        )
     number = done[ROLLBACK_BRANCH].number or done[RAMP_BRANCH].number
     return RunResult(plan=plan, pull_request=number, notes=tuple(notes))
 

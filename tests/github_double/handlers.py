@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from .app import App
 from .gitrepo import BareRepo, GitError
 from .objects import Renderer
-from .state import Comment, Pull, State, Status, now_iso
+from .state import Comment, Issue, Pull, State, Status, now_iso
 
 DOCS = "https://docs.github.com/rest"
 _APP_PERMISSIONS = {"contents": "write", "pull_requests": "write", "statuses": "write"}
@@ -108,6 +108,8 @@ class Api:
             (get, f"{base}/pulls/{{pull_number}}/merge"): self.is_merged,
             (put, f"{base}/pulls/{{pull_number}}/merge"): self.merge,
             (post, f"{base}/pulls/{{pull_number}}/requested_reviewers"): self.request_reviewers,
+            (get, f"{base}/issues"): self.list_issues,
+            (post, f"{base}/issues"): self.create_issue,
             (get, f"{base}/issues/{{issue_number}}"): self.get_issue,
             (patch, f"{base}/issues/{{issue_number}}"): self.edit_issue,
             (get, f"{base}/issues/{{issue_number}}/comments"): self.list_comments,
@@ -611,14 +613,80 @@ class Api:
 
     # -- issues: the PR's conversation, labels -----------------------------------------------
 
+    def list_issues(self, call: Call) -> Answer:
+        """GET /repos/{owner}/{repo}/issues?state=&labels=a,b&sort=&direction= (PRs included)."""
+        self.check_repo(call)
+        for pull in self.state.pulls.values():
+            self.refresh(pull)
+        wanted = call.query.get("state", "open")
+        labels = [name.lower() for name in call.query.get("labels", "").split(",") if name]
+        found: list[tuple[str, int, dict[str, Any]]] = []
+        for issue in self.state.issues.values():
+            names = {name.lower() for name in issue.labels}
+            if wanted in ("all", issue.state) and all(name in names for name in labels):
+                found.append((issue.created_at, issue.number, self.render.plain_issue(issue)))
+        for pull in self.state.pulls.values():
+            names = {name.lower() for name in pull.labels}
+            if wanted in ("all", pull.state) and all(name in names for name in labels):
+                found.append((pull.created_at, pull.number, self.render.issue(pull)))
+        # GitHub's default: newest first.
+        oldest_first = call.query.get("direction", "desc") == "asc"
+        found.sort(key=lambda item: (item[0], item[1]), reverse=not oldest_first)
+        items = [item for _, _, item in found]
+        return self.page(call, items, f"/repos/{self.render.full_name}/issues")
+
+    def create_issue(self, call: Call) -> Answer:
+        """POST /repos/{owner}/{repo}/issues: title, body, labels."""
+        self.check_repo(call)
+        title = call.body.get("title")
+        if not title:
+            raise validation_failed(
+                {"resource": "Issue", "field": "title", "code": "missing_field"}
+            )
+        issue = Issue(
+            number=next(self.state.numbers),
+            title=str(title),
+            body=call.body.get("body"),
+            user=call.login,
+            labels=_label_names(call.body.get("labels", [])),
+        )
+        for name in issue.labels:
+            self.state.label(name)
+        self.state.issues[issue.number] = issue
+        return Answer(201, self.render.plain_issue(issue))
+
+    def plain_issue(self, call: Call) -> Issue | None:
+        """The issue (not pull request) a path names, if it is one."""
+        try:
+            return self.state.issues.get(int(call.params["issue_number"]))
+        except ValueError:
+            return None
+
     def get_issue(self, call: Call) -> Answer:
         """GET /repos/{owner}/{repo}/issues/{issue_number}."""
         self.check_repo(call)
+        issue = self.plain_issue(call)
+        if issue is not None:
+            return Answer(200, self.render.plain_issue(issue))
         return Answer(200, self.render.issue(self.pull(call, "issue_number")))
 
     def edit_issue(self, call: Call) -> Answer:
         """PATCH /repos/{owner}/{repo}/issues/{issue_number}: title, body, state, labels."""
         self.check_repo(call)
+        issue = self.plain_issue(call)
+        if issue is not None:
+            if "title" in call.body and call.body["title"] is not None:
+                issue.title = str(call.body["title"])
+            if "body" in call.body:
+                issue.body = call.body["body"]
+            if call.body.get("state") == "closed" and issue.state == "open":
+                issue.state, issue.closed_at, issue.closed_by = "closed", now_iso(), call.login
+            elif call.body.get("state") == "open":
+                issue.state, issue.closed_at, issue.closed_by = "open", None, None
+            if "labels" in call.body:
+                issue.labels = _label_names(call.body["labels"])
+            issue.touch()
+            return Answer(200, self.render.plain_issue(issue))
         pull = self.pull(call, "issue_number")
         self._edit(
             pull,

@@ -12,7 +12,7 @@ from typing import Any
 
 from .gitrepo import BareRepo, Commit
 from .spec import deep_merge, fill
-from .state import Comment, Label, Pull, State, Status
+from .state import Comment, Issue, Label, Pull, State, Status
 
 WEB = "https://github.com"
 
@@ -380,6 +380,12 @@ class Renderer:
             "repo": self.repository("repository", owner=owner),
         }
 
+    def plain_issue(self, issue: Issue) -> dict[str, Any]:
+        """issue (one that is not a pull request: no pull_request member)."""
+        body = deep_merge(fill("issue"), _plain_issue_fields(self, issue))
+        body.pop("pull_request", None)
+        return body
+
     def issue(self, pull: Pull) -> dict[str, Any]:
         """issue (a PR seen through the issues API)."""
         url = f"{self.repo_url}/issues/{pull.number}"
@@ -419,3 +425,33 @@ class Renderer:
                 "author_association": "MEMBER",
             },
         )
+
+
+def _plain_issue_fields(render: Renderer, issue: Issue) -> dict[str, Any]:
+    url = f"{render.repo_url}/issues/{issue.number}"
+    return {
+        "id": issue.number + 9000,
+        "node_id": f"I_{issue.number}",
+        "url": url,
+        "repository_url": render.repo_url,
+        "labels_url": f"{url}/labels{{/name}}",
+        "comments_url": f"{url}/comments",
+        "events_url": f"{url}/events",
+        "html_url": f"{WEB}/{render.full_name}/issues/{issue.number}",
+        "number": issue.number,
+        "state": issue.state,
+        "title": issue.title,
+        "body": issue.body,
+        "user": render.user(issue.user),
+        "labels": [render.label(render.state.label(name)) for name in issue.labels],
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "locked": False,
+        "comments": sum(1 for c in render.state.comments.values() if c.issue == issue.number),
+        "closed_at": issue.closed_at,
+        "closed_by": render.user(issue.closed_by) if issue.closed_by else None,
+        "created_at": issue.created_at,
+        "updated_at": issue.updated_at,
+        "author_association": "MEMBER",
+    }

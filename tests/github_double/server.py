@@ -21,7 +21,7 @@ from .app import App
 from .gitrepo import BareRepo, GitError
 from .handlers import DOCS, Answer, Api, ApiError, Call
 from .objects import Renderer
-from .state import Pull, State
+from .state import Issue, Pull, State
 
 # The endpoints a GitHub App calls with its JWT rather than a token.
 _APP_ONLY = re.compile(r"^/app(/.*)?$|^/repos/[^/]+/[^/]+/installation$")
@@ -204,6 +204,18 @@ class GitHubDouble:
             )
 
     # -- state, for assertions -------------------------------------------------------------
+
+    def issues(self, state: str = "all") -> list[Issue]:
+        """Issues that are not pull requests, oldest first."""
+        with self.lock:
+            return [i for i in self.state.issues.values() if state in ("all", i.state)]
+
+    def edit_issue(self, number: int, *, body: str) -> None:
+        """Edit an issue's body as a person would (ticking a checkbox)."""
+        with self.lock:
+            issue = self.state.issues[number]
+            issue.body = body
+            issue.touch()
 
     def pulls(self, state: str = "all") -> list[Pull]:
         """Pull requests, oldest first (refreshed from git)."""

@@ -92,10 +92,31 @@ class Pull:
 
 
 @dataclass
+class Issue:
+    """An issue that is not a pull request (the ramp dashboard)."""
+
+    number: int
+    title: str
+    body: str | None
+    user: str
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+    closed_at: str | None = None
+    closed_by: str | None = None
+
+    def touch(self) -> None:
+        """Record a change (updated_at)."""
+        self.updated_at = now_iso()
+
+
+@dataclass
 class State:
     """Everything the double stores besides git, guarded by the server's lock."""
 
     pulls: dict[int, Pull] = field(default_factory=dict)
+    issues: dict[int, Issue] = field(default_factory=dict)  # issues that are not pull requests
     comments: dict[int, Comment] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)
     statuses: dict[str, list[Status]] = field(default_factory=dict)

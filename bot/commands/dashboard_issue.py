@@ -1,0 +1,123 @@
+"""The ramp dashboard issue on GitHub: read its boxes before planning, refresh it after.
+
+The shell around bot/dashboard.py: it reads the issue through the GitHub adapter, the rollout
+history through git, and edits the issue only when the body rampbot would write differs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from bot import git as gitrepo
+from bot.dashboard import (
+    CHART_DAYS,
+    LABEL,
+    MARKER,
+    TITLE,
+    DashboardView,
+    OpenPull,
+    Switches,
+    read_switches,
+    render_dashboard,
+    rollout_series,
+)
+from bot.decide import Plan
+from bot.github import DashboardIssues, Issue
+from bot.last_change import effective_percentages
+from bot.trailers import parse_trailers
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The issue as found (None before the first run) and the boxes it says are ticked."""
+
+    issue: Issue | None
+    switches: Switches
+
+
+def read_dashboard(github: DashboardIssues) -> Dashboard:
+    """Find the dashboard issue (one request) and read its boxes."""
+    issue = github.find_issue(label=LABEL, marker=MARKER)
+    return Dashboard(issue, read_switches(issue.body) if issue else Switches())
+
+
+def refresh_dashboard(
+    github: DashboardIssues,
+    dashboard: Dashboard,
+    *,
+    plan: Plan,
+    pulls: Sequence[tuple[str, int]],
+    repo: Any,
+    ref: str,
+    path: str,
+) -> str:
+    """Open the dashboard, or edit it when its text changed; say which."""
+    view = DashboardView(
+        pulls=tuple(OpenPull(branch, number) for branch, number in pulls),
+        last_change=_last_change(repo, ref=ref, path=path, plan=plan),
+        series=_series(repo, ref=ref, path=path, plan=plan),
+        stop=dashboard.switches.stop,
+        notes=dashboard.switches.notes,
+    )
+    body = render_dashboard(plan, view)
+    if dashboard.issue is None:
+        issue = github.create_issue(title=TITLE, body=body, labels=(LABEL,))
+        return f"dashboard: opened #{issue.number}"
+    if body == dashboard.issue.body:
+        return f"dashboard: #{dashboard.issue.number} is up to date"
+    github.edit_issue_body(dashboard.issue.number, body)
+    return f"dashboard: updated #{dashboard.issue.number}"
+
+
+def _days(now: datetime) -> list[tuple[date, datetime]]:
+    """The last CHART_DAYS days (UTC) and when each ends (the last one: now)."""
+    today = now.astimezone(UTC).date()
+    days = [today - timedelta(days=back) for back in range(CHART_DAYS - 1, -1, -1)]
+    return [
+        (day, min(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC), now))
+        for day in days
+    ]
+
+
+def _series(repo: Any, *, ref: str, path: str, plan: Plan) -> Mapping[str, Any]:
+    tenants = {d.tenant for d in plan.decisions}
+    features = list(dict.fromkeys(d.feature for d in plan.decisions))
+    parsed: dict[str, Mapping[tuple[str, str], int]] = {}
+    snapshots = []
+    for day, end in _days(plan.evaluated_at):
+        commit = gitrepo.commit_before(repo, ref=ref, path=path, when=end)
+        if commit is None:
+            continue
+        if commit not in parsed:
+            text = gitrepo.read_file(repo, commit, path)
+            parsed[commit] = effective_percentages(text, tenants) or {}
+        snapshots.append((day, parsed[commit]))
+    since = plan.evaluated_at - timedelta(days=CHART_DAYS)
+    rollbacks: dict[tuple[str, date], int] = defaultdict(int)
+    for when, message in gitrepo.dated_messages(repo, ref=ref, path=path, since=since):
+        for trailer in parse_trailers(message).decisions:
+            if trailer.action == "rollback":
+                rollbacks[trailer.feature, when.date()] += 1
+    return rollout_series(snapshots, rollbacks, features=features)
+
+
+def _last_change(repo: Any, *, ref: str, path: str, plan: Plan) -> dict[str, str]:
+    """Each tenant's last change within the chart's days, as a date."""
+    since = plan.evaluated_at - timedelta(days=CHART_DAYS)
+    baseline, recent = gitrepo.flags_versions(repo, path, ref=ref, since=since)
+    tenants = {d.tenant for d in plan.decisions}
+    before = effective_percentages(baseline.text if baseline else None, tenants) or {}
+    last: dict[str, str] = {}
+    for version in recent:
+        after = effective_percentages(version.text, tenants)
+        if after is None:
+            continue
+        for (_feature, tenant), pct in after.items():
+            if before.get((_feature, tenant)) != pct:
+                last[tenant] = version.committed_at.strftime("%Y-%m-%d")
+        before = after
+    return last

@@ -1,0 +1,306 @@
+"""The ramp dashboard: one issue that shows the whole fleet and carries people's switches.
+
+Pure: the plan, the rollout history and the open pull requests come in as values; the issue's
+body goes out as text, and the boxes people ticked are read back from it. Like Renovate's
+dependency dashboard, the issue is found by a label and a hidden marker, and rampbot edits it
+only when its text changes, so an unchanged run costs the one request that reads it.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.decide import Action, Decision, Kind, Plan
+from bot.markdown import escape
+
+LABEL = "rampbot-dashboard"
+TITLE = "Ramp dashboard"
+MARKER = "<!-- rampbot:dashboard -->"
+BODY_LIMIT = 65_536  # GitHub refuses a longer issue body
+CHART_DAYS = 30
+NAMES_SHOWN = 10
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+STOP_TEXT = "Stop all step-ups"
+EVALUATE_TEXT = "Evaluate now"
+# A checkbox line: "- [x] text <!-- rampbot:what -->".
+_CHECKBOX = re.compile(r"^\s*[-*+]\s+\[(?P<mark>[^\]]{0,3})\]\s*(?P<rest>.*)$")
+_SWITCH = re.compile(r"<!--\s*rampbot:(?P<what>[a-z]+)\s*-->\s*$")
+
+INTRO = """\
+rampbot keeps this issue up to date: it edits it on a run that changes what it shows, and reads
+the boxes below on every run. Anyone who can edit issues in this repository can tick them.
+
+- **Stop all step-ups**: no tenant steps up while it is ticked, as with `paused: true` in the
+  policy; rollbacks and steps down still go through. Untick it to resume.
+- **Evaluate now**: ticking it edits the issue, which starts the ramp workflow at once (its
+  `issues: edited` trigger); rampbot unticks it.
+"""
+
+
+@dataclass(frozen=True)
+class Switches:
+    """What the boxes of the dashboard say; lines rampbot could not read are noted, not errors."""
+
+    stop: bool = False
+    evaluate: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def read_switches(body: str) -> Switches:
+    """The boxes ticked in a dashboard body; an unknown or malformed checkbox line is noted."""
+    stop = evaluate = False
+    notes: list[str] = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        box = _CHECKBOX.match(line)
+        if box is None:
+            continue
+        ticked = box["mark"] in ("x", "X")
+        switch = _SWITCH.search(box["rest"])
+        what = switch["what"] if switch else None
+        if box["mark"] not in ("", " ", "x", "X"):
+            what = None  # "[?]": neither ticked nor unticked
+        if what == "stop":
+            stop = ticked
+        elif what == "evaluate":
+            evaluate = ticked
+        else:
+            shown = line.strip()[:80]
+            notes.append(f"line {number} ignored: {shown!r} is not a box rampbot reads")
+    return Switches(stop=stop, evaluate=evaluate, notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    """One feature on one day: the spread of percentages across tenants, and rollbacks."""
+
+    day: date
+    median: float
+    low: int
+    high: int
+    rollbacks: int = 0
+
+
+def rollout_series(
+    snapshots: Sequence[tuple[date, Mapping[tuple[str, str], int]]],
+    rollbacks: Mapping[tuple[str, date], int],
+    *,
+    features: Sequence[str],
+) -> dict[str, list[DayPoint]]:
+    """Per feature, one point a day from each day's last percentages and its rollbacks."""
+    series: dict[str, list[DayPoint]] = {feature: [] for feature in features}
+    for day, percentages in snapshots:
+        by_feature: dict[str, list[int]] = {feature: [] for feature in features}
+        for (feature, _tenant), pct in percentages.items():
+            if feature in by_feature:
+                by_feature[feature].append(pct)
+        for feature, values in by_feature.items():
+            if values:
+                series[feature].append(
+                    DayPoint(
+                        day=day,
+                        median=float(statistics.median(values)),
+                        low=min(values),
+                        high=max(values),
+                        rollbacks=rollbacks.get((feature, day), 0),
+                    )
+                )
+    return series
+
+
+def chart(feature: str, points: Sequence[DayPoint]) -> str:
+    """A Mermaid xychart-beta block: median, lowest and highest percentage; bars mark rollbacks."""
+    labels = ", ".join(f'"{point.day:%m-%d}"' for point in points)
+
+    def values(numbers: Sequence[float]) -> str:
+        return "[" + ", ".join(f"{number:g}" for number in numbers) + "]"
+
+    # A bar as high as the highest percentage on each day with a rollback, else none (0).
+    marks = [float(p.high) if p.rollbacks else 0.0 for p in points]
+    title = re.sub(r"[^A-Za-z0-9_.:-]", "_", feature)
+    lines = [
+        "```mermaid",
+        "xychart-beta",
+        f'    title "{title}: median, lowest and highest %; bars: days with a rollback"',
+        f"    x-axis [{labels}]",
+        '    y-axis "percent" 0 --> 100',
+        f"    bar {values(marks)}",
+        f"    line {values([p.median for p in points])}",
+        f"    line {values([float(p.low) for p in points])}",
+        f"    line {values([float(p.high) for p in points])}",
+        "```",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sparkline(points: Sequence[DayPoint]) -> str:
+    """The median as a line of block characters, ``!`` on days with a rollback."""
+    return "".join(
+        "!" if p.rollbacks else _SPARKS[min(int(p.median * len(_SPARKS) / 101), 7)] for p in points
+    )
+
+
+@dataclass(frozen=True)
+class OpenPull:
+    branch: str
+    number: int  # written as #N, which GitHub links in an issue
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """Everything the dashboard shows besides the plan."""
+
+    pulls: tuple[OpenPull, ...] = ()
+    last_change: Mapping[str, str] = field(default_factory=dict)  # tenant -> "2026-11-26"
+    series: Mapping[str, Sequence[DayPoint]] = field(default_factory=dict)
+    stop: bool = False  # the Stop box as people left it
+    notes: tuple[str, ...] = ()  # lines rampbot ignored
+
+
+def _label(decision: Decision) -> str:
+    if decision.action is not Action.HOLD:
+        return str(decision.action.value)
+    return str(decision.kind.value)
+
+
+NOT_STEADY = (
+    "rollback",
+    "down",
+    Kind.HELD.value,
+    Kind.FROZEN.value,
+    Kind.RING.value,
+    Kind.LIMIT.value,
+    Kind.NO_DATA.value,
+    Kind.PAUSED.value,
+)
+
+
+STABLE_REASONS = frozenset({Kind.HELD, Kind.FROZEN, Kind.RING, Kind.LIMIT, Kind.PAUSED})
+
+
+def render_dashboard(plan: Plan, view: DashboardView, *, limit: int = BODY_LIMIT) -> str:
+    """The dashboard issue's body, always under ``limit`` characters."""
+    head = [MARKER, INTRO, _switches(view), _counts(plan), _not_steady(plan), _pulls(view)]
+    charts = _charts(view)
+    text = "\n".join(part for part in head if part)
+    room = limit - len(text) - 2_000
+    if len(charts) <= room // 2:
+        text += "\n" + charts
+        room -= len(charts)
+    else:
+        text += "\n### Rollout over the last 30 days\n\nLeft out to fit: too many features.\n"
+    text += "\n" + _matrix(plan, view, budget=room)
+    return text
+
+
+def _switches(view: DashboardView) -> str:
+    stop = "x" if view.stop else " "
+    lines = [
+        "### Steer",
+        "",
+        f"- [{stop}] {STOP_TEXT} <!-- rampbot:stop -->",
+        f"- [ ] {EVALUATE_TEXT} <!-- rampbot:evaluate -->",
+    ]
+    for note in view.notes[:NAMES_SHOWN]:
+        lines.append(f"\n> {escape(note, limit=200)}")
+    return "\n".join(lines) + "\n"
+
+
+def _counts(plan: Plan) -> str:
+    counts = Counter(_label(d) for d in plan.decisions)
+    lines = ["### States", "", "| state | tenants and features |", "|---|---:|"]
+    for state, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        lines.append(f"| {escape(state)} | {count:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def _not_steady(plan: Plan) -> str:
+    groups: dict[str, list[Decision]] = {}
+    for decision in plan.decisions:
+        label = _label(decision)
+        if label in NOT_STEADY:
+            groups.setdefault(label, []).append(decision)
+    if not groups:
+        return "### Not steady\n\nEvery tenant is steady.\n"
+    lines = ["### Not steady", ""]
+    for label in NOT_STEADY:
+        members = groups.get(label, [])
+        if not members:
+            continue
+        names = ", ".join(
+            f"{escape(d.tenant, limit=40)} ({escape(d.feature, limit=30)})"
+            for d in members[:NAMES_SHOWN]
+        )
+        more = f" and {len(members) - NAMES_SHOWN:,} more" if len(members) > NAMES_SHOWN else ""
+        # Only reasons that stay the same while the state does: a measured value in the text
+        # would edit the issue on every run.
+        stable = members[0].kind in STABLE_REASONS and members[0].action is Action.HOLD
+        why = escape(members[0].reasons[0], limit=160) if stable and members[0].reasons else ""
+        lines.append(f"- **{escape(label)}** ({len(members):,}): {names}{more}")
+        if why:
+            lines.append(f"  - e.g. {why}")
+    return "\n".join(lines) + "\n"
+
+
+def _pulls(view: DashboardView) -> str:
+    if not view.pulls:
+        return "### Open pull requests\n\nNone.\n"
+    lines = ["### Open pull requests", ""]
+    for pull in view.pulls:
+        lines.append(f"- `{pull.branch}`: #{pull.number}")
+    return "\n".join(lines) + "\n"
+
+
+def _charts(view: DashboardView) -> str:
+    parts = ["### Rollout over the last 30 days", ""]
+    for feature, points in view.series.items():
+        if not points:
+            continue
+        parts.append(f"**{escape(feature, limit=60)}** `{sparkline(points)}`\n")
+        parts.append(chart(feature, points))
+    if len(parts) == 2:
+        parts.append("No history yet.\n")
+    return "\n".join(parts)
+
+
+def _matrix(plan: Plan, view: DashboardView, *, budget: int) -> str:
+    features = list(dict.fromkeys(d.feature for d in plan.decisions))
+    cells: dict[str, dict[str, str]] = {}
+    for decision in plan.decisions:
+        cell = f"{decision.from_pct}%"
+        if decision.changed:
+            cell += f" → {decision.to_pct}%"
+        cells.setdefault(decision.tenant, {})[decision.feature] = cell
+    header = (
+        "### Tenants\n\n| tenant | "
+        + " | ".join(escape(f, limit=30) for f in features)
+        + " | last change |\n"
+        + "|---" * (len(features) + 2)
+        + "|\n"
+    )
+    rows: list[str] = []
+    used = len(header) + 300
+    tenants = list(cells)
+    for tenant in tenants:
+        row = (
+            f"| {escape(tenant, limit=60)} | "
+            + " | ".join(cells[tenant].get(f, "—") for f in features)
+            + f" | {view.last_change.get(tenant, '—')} |\n"
+        )
+        if used + len(row) > budget:
+            break
+        rows.append(row)
+        used += len(row)
+    text = header + "".join(rows)
+    left = len(tenants) - len(rows)
+    if left:
+        text += (
+            f"\n…and {left:,} more tenants, left out to fit GitHub's limit of "
+            f"{BODY_LIMIT:,} characters; `rampbot plan` and the job summary list them all.\n"
+        )
+    return text
