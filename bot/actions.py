@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from bot import outbound
+
 Level = Literal["error", "warning", "notice"]
 
 
@@ -20,7 +22,8 @@ def write_outputs(path: Path, outputs: Mapping[str, str]) -> None:
     # A one-line value is written as name=value; a multiline one between delimiters that
     # cannot occur in it, as the runner otherwise ends the value early.
     lines = []
-    for name, value in outputs.items():
+    for name, raw in outputs.items():
+        value = outbound.clean(raw)
         if not name or any(char in name for char in "=\r\n<"):
             raise ValueError(f"{name!r} is not a usable output name")
         if "\n" in value or "\r" in value:
@@ -38,7 +41,8 @@ def append_step_summary(path: Path, markdown: str) -> None:
     # Each step's summary is a separate file the runner renders; end with a newline so a
     # second append starts a new markdown block instead of continuing a table row.
     with path.open("a", encoding="utf-8", newline="") as file:
-        file.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        text = outbound.clean(markdown)
+        file.write(text if text.endswith("\n") else text + "\n")
 
 
 def annotation(
@@ -54,7 +58,7 @@ def annotation(
     if line:
         properties.append(f"line={line}")
     command = f"{level} {','.join(properties)}" if properties else level
-    return f"::{command}::{_escape_data(message)}"
+    return f"::{command}::{_escape_data(outbound.clean(message))}"
 
 
 def _escape_data(text: str) -> str:

@@ -14,7 +14,7 @@ from types import FrameType
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from bot import __version__
+from bot import __version__, outbound
 from bot.actions import annotation
 from bot.commands import COMMANDS
 from bot.commands.secret_variables import SECRET_URL_VARIABLES, SECRET_VARIABLES
@@ -73,12 +73,22 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run rampbot; return the exit code."""
     environ = os.environ if environ is None else environ
     stdout, stderr = sys.stdout, sys.stderr
-    # Everything printed passes through EscapingStream; only ErrorPrinter's annotations, built
-    # by bot/actions.py, are written to the real stderr.
-    sys.stdout, sys.stderr = EscapingStream(stdout), EscapingStream(stderr)
+    # Everything printed or logged has its personal data redacted (bot/outbound.py), then its
+    # control characters escaped (EscapingStream); only ErrorPrinter's annotations, built by
+    # bot/actions.py, are written to the real stderr, redacted by ErrorPrinter itself.
+    outbound.begin()
+    sys.stdout = outbound.RedactingStream(EscapingStream(stdout))
+    sys.stderr = outbound.RedactingStream(EscapingStream(stderr))
+    undo_log_cleaning = outbound.install_log_cleaning()
     try:
         with _terminate_as_exception():
-            return _run(argv, environ, errors=ErrorPrinter(stderr, environ))
+            code = _run(argv, environ, errors=ErrorPrinter(stderr, environ))
+        sys.stdout.flush()
+        suggestions = outbound.suggestions()
+        if suggestions:
+            print(suggestions, file=sys.stderr)
+        sys.stderr.flush()
+        return code
     except KeyboardInterrupt:
         # Ctrl-C: stop like a Unix tool, with the shell's code for SIGINT and no traceback.
         # A file being written is cleaned up on the way (bot/files.py).
@@ -92,6 +102,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         _silence(stdout)
         return EXIT_BROKEN_PIPE
     finally:
+        undo_log_cleaning()
         sys.stdout, sys.stderr = stdout, stderr
 
 
@@ -179,6 +190,7 @@ class ErrorPrinter:
         self._write(printable(text))
 
     def _write(self, text: str) -> None:
+        text = outbound.clean(text)
         for secret in self.secrets:
             text = text.replace(secret, "***")
         print(text, file=self.stream)

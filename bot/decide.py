@@ -30,6 +30,7 @@ from bot.policy import (
     SloSignal,
     format_number,
 )
+from bot.redact import RedactSettings
 
 # (feature, tenant) -> when that tenant's percentage last changed on the base branch.
 LastChange = Mapping[tuple[str, str], datetime]
@@ -271,6 +272,8 @@ class Plan:
     queries: Mapping[str, str] = field(default_factory=dict)  # signal -> PromQL
     graph_links: Mapping[str, str] = field(default_factory=dict)  # signal -> Prometheus graph page
     rings: tuple[RingStatus, ...] = ()  # with rings in the policy: each ring and why it waits
+    # The policy's redaction settings, for the alert text the renderer quotes.
+    redact: RedactSettings = field(default_factory=RedactSettings)
 
     @property
     def changed(self) -> bool:
@@ -358,6 +361,7 @@ def decide(
             **{s.name: f"events: {s.events} total: {s.total}" for s in policy.slos},
         },
         graph_links=dict(health.query_urls),
+        redact=policy.redact,
     )
 
 

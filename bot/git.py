@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 import git
 
+from bot import outbound
 from bot.errors import ConflictError, InputError, ServiceError
 from bot.flags import revision_of, set_revision
 from bot.last_change import FlagsVersion
@@ -282,7 +283,7 @@ def commit_file(
         repo.git.update_index("--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
         tree = repo.git.write_tree(env=env)
         message_file = Path(scratch) / "message"
-        message_file.write_text(message, encoding="utf-8")
+        message_file.write_text(outbound.clean(message), encoding="utf-8")
         return str(repo.git.commit_tree(tree, "-p", parent, "-F", str(message_file), env=env))
 
 
@@ -401,7 +402,7 @@ def revert_merge(
             if flags_path is not None:
                 _raise_revision(tree, path=flags_path, base=_file_at(repo, onto, flags_path))
             message_file = Path(scratch) / "message"
-            message_file.write_text(message, encoding="utf-8")
+            message_file.write_text(outbound.clean(message), encoding="utf-8")
             tree.git.commit(
                 "--no-verify",
                 "--allow-empty",

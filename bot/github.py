@@ -5,7 +5,9 @@ number of times where a second try cannot do the thing twice (reads, edits that 
 statuses, labels, and opening a pull request, which GitHub refuses to duplicate), waits out a rate
 limit when GitHub says it ends soon, and otherwise raises a ServiceError whose message
 is built here from the status and GitHub's own message. PyGithub's exceptions can carry request
-data, so their text is never shown, and the token is never part of any message.
+data, so their text is never shown, and the token is never part of any message. Every text
+sent (titles, bodies, comments, status descriptions) goes through bot.outbound.clean first: a
+new method that sends text does the same.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import github
 import requests  # only to catch what PyGithub's transport raises when a connection drops
 from github import Auth, GithubException
 
+from bot import outbound
 from bot.errors import GitHubError, InputError, ServiceError
 from bot.ramp_pr import CommitStatus, PullRequest, status_description
 
@@ -287,7 +290,12 @@ class GitHubRepository:
             lambda: self._request(
                 "POST",
                 "/pulls",
-                input={"title": title, "body": body, "head": head, "base": base},
+                input={
+                    "title": outbound.clean(title),
+                    "body": outbound.clean(body),
+                    "head": head,
+                    "base": base,
+                },
             ),
         )
         pull = _pull_request(data)
@@ -313,7 +321,9 @@ class GitHubRepository:
         add_labels: Sequence[str] = (),
     ) -> None:
         fields = {
-            key: value for key, value in (("title", title), ("body", body)) if value is not None
+            key: outbound.clean(value)
+            for key, value in (("title", title), ("body", body))
+            if value is not None
         }
         if fields:
             self._call(
@@ -324,9 +334,10 @@ class GitHubRepository:
             self._add_labels(number, add_labels)
 
     def comment(self, number: int, text: str) -> None:
+        body = outbound.clean(text)
         self._call(
             f"comment on #{number}",
-            lambda: self._request("POST", f"/issues/{number}/comments", input={"body": text}),
+            lambda: self._request("POST", f"/issues/{number}/comments", input={"body": body}),
             retry=False,  # a second try after a lost answer would post the comment twice
         )
 
@@ -353,7 +364,7 @@ class GitHubRepository:
         payload: dict[str, Any] = {
             "state": state,
             "context": STATUS_CONTEXT,
-            "description": status_description(description),
+            "description": status_description(outbound.clean(description)),
         }
         if target_url:
             payload["target_url"] = target_url

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
+from bot import outbound
 from bot.consistency import cross_check
 from bot.errors import InputError, InputErrors
 from bot.files import read_text
@@ -29,7 +30,9 @@ def load_policy(path: Path) -> Policy:
         what="policy file",
         hint="create it (see examples/demo/.github/rampbot.yml) or pass --policy PATH",
     )
-    return parse_policy(text, source=str(path))
+    policy = parse_policy(text, source=str(path))
+    outbound.configure(policy.redact)  # everything written from now on uses its settings
+    return policy
 
 
 def load_inputs(*, policy_path: Path, flags_path: Path | None) -> Inputs:
@@ -84,6 +87,7 @@ def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: str | 
     if policy_text is None:
         raise InputError(f"{policy_rel}: not on the base branch ({commit[:12]}); commit it first")
     policy: Policy = parse_policy(policy_text, source=policy_rel)
+    outbound.configure(policy.redact)
     flags_path = flags_rel if flags_rel is not None else policy.flags_file
     flags_text = gitrepo.read_file(repo, commit, flags_path)
     if flags_text is None:

@@ -19,6 +19,7 @@ from bot.duration import format_duration, parse_duration
 from bot.errors import InputError, InputErrors
 from bot.freeze import FreezeWindow, check_cron
 from bot.input_limits import check_yaml_node, check_yaml_text
+from bot.redact import DEFAULT_PHONE_REGIONS, RedactSettings, pattern_problem, region_problem
 from bot.schema import check, format_path
 
 DEFAULT_POLICY_PATH = ".github/rampbot.yml"
@@ -235,6 +236,8 @@ class Policy:
     def ring_name(self, index: int) -> str:
         return self.rings[index].name if index < len(self.rings) else "rest"
 
+    redact: RedactSettings = field(default_factory=RedactSettings)
+
 
 def parse_policy(text: str, *, source: str) -> Policy:
     """Parse and validate policy YAML; raise InputError naming the file and place of a problem."""
@@ -387,12 +390,14 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
     problems += _zero_durations(document, source=source, find_line=find_line)
     rings = _rings(document, source=source, find_line=find_line, problems=problems)
     freeze = _freeze(document, source=source, find_line=find_line, problems=problems)
+    problems += _redact_problems(document, source=source, find_line=find_line)
     if problems:
         raise InputErrors(problems)
 
     prometheus = document.get("prometheus") or {}
     limits = document.get("limits") or {}
     pull_request = document.get("pull_request") or {}
+    redact = document.get("redact") or {}
     bake_time_text = document.get("bake_time", "30m")
     tenants = document.get("tenants")
     return Policy(
@@ -438,7 +443,45 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
         serve=ServeSettings(
             fleet_wide_alerts=(document.get("serve") or {}).get("fleet_wide_alerts", False)
         ),
+        redact=RedactSettings(
+            phone_regions=tuple(
+                region.upper() for region in redact.get("phone_regions", DEFAULT_PHONE_REGIONS)
+            ),
+            deny=tuple(redact.get("deny", ())),
+            allow=tuple(redact.get("allow", ())),
+        ),
     )
+
+
+def _redact_problems(
+    document: Mapping[str, Any], *, source: str, find_line: Any
+) -> list[InputError]:
+    """Regions libphonenumber does not know, and patterns that cannot be used."""
+    redact = document.get("redact") or {}
+    problems = []
+    for index, region in enumerate(redact.get("phone_regions", ())):
+        problem = region_problem(region)
+        if problem:
+            path = ["redact", "phone_regions", index]
+            problems.append(
+                InputError(
+                    f"{source}: redact.phone_regions[{index}]: {problem}",
+                    file=source,
+                    line=find_line(path),
+                )
+            )
+    for key in ("deny", "allow"):
+        for index, pattern in enumerate(redact.get(key, ())):
+            problem = pattern_problem(pattern)
+            if problem:
+                problems.append(
+                    InputError(
+                        f"{source}: redact.{key}[{index}]: {problem}",
+                        file=source,
+                        line=find_line(["redact", key, index]),
+                    )
+                )
+    return problems
 
 
 # Durations that must be longer than zero: a bake time of 0s would step every run and makes an

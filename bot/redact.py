@@ -15,9 +15,9 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import phonenumbers
 
@@ -59,27 +59,44 @@ class Found:
 
 @dataclass(frozen=True)
 class NearMiss:
-    """A candidate left alone, and why; the text itself is never kept."""
+    """A kind of candidate left alone, and why: what the end-of-run suggestions count."""
 
     kind: Kind
     reason: Skip
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """One candidate left alone: its near miss and where it is."""
+
+    near_miss: NearMiss
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Scan:
-    """What one text holds: the spans to redact and the near misses skipped."""
+    """What one text holds: the spans to redact and the candidates skipped."""
 
     found: tuple[Found, ...]
-    near_misses: tuple[NearMiss, ...]
+    skipped: tuple[Skipped, ...]
 
 
 @dataclass(frozen=True)
 class Redaction:
-    """A redacted text and what was taken out of it (kinds and counts, never values)."""
+    """A redacted text, and the spans taken out of the original and those left in it."""
 
     text: str
-    redacted: Counter[Kind] = field(default_factory=Counter)
-    near_misses: Counter[NearMiss] = field(default_factory=Counter)
+    found: tuple[Found, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+    @property
+    def redacted(self) -> Counter[Kind]:
+        return Counter(item.kind for item in self.found)
+
+    @property
+    def near_misses(self) -> Counter[NearMiss]:
+        return Counter(item.near_miss for item in self.skipped)
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,10 @@ _LOCAL = (
 )
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
 _TOP = r"(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{2,59})"
-_EMAIL = re.compile(rf"{_LOCAL}(?:@|%40)(?:{_LABEL}\.)+{_TOP}(?![\w-]|\.[^\W_])", re.IGNORECASE)
+# bot/markdown.py writes a zero-width joiner after "@" so that GitHub mentions nobody.
+_EMAIL = re.compile(
+    rf"{_LOCAL}(?:@\u200d?|%40)(?:{_LABEL}\.)+{_TOP}(?![\w-]|\.[^\W_])", re.IGNORECASE
+)
 # Suffixes of files and systemd units that look like a domain's top level: logo@2x.png,
 # postgresql@15-main.service. None is a top-level domain people receive mail at.
 _FILE_SUFFIX_WORDS = """
@@ -220,14 +240,26 @@ class Redactor:
     def scan(self, text: str) -> Scan:
         """Every span to redact in ``text``, in order and not overlapping, and the near misses."""
         found: list[Found] = []
-        skipped: list[NearMiss] = []
+        skipped: list[Skipped] = []
+
+        def skip(kind: Kind, reason: Skip, start: int, end: int) -> None:
+            skipped.append(Skipped(NearMiss(kind, reason), start, end))
+
         allowed = [m.span() for pattern in self._allow for m in pattern.finditer(text) if m.group()]
+
+        def is_allowed(start: int, end: int) -> bool:
+            # Also without the joiner bot/markdown.py puts after "@": the allowlist is written
+            # for the address as people see it.
+            candidate = text[start:end].replace("\u200d", "")
+            return any(a < end and start < b for a, b in allowed) or any(
+                pattern.search(candidate) for pattern in self._allow
+            )
 
         def add(kind: Kind, start: int, end: int) -> None:
             if any(start < other.end and other.start < end for other in found):
                 return
-            if kind is not Kind.DENIED and any(a < end and start < b for a, b in allowed):
-                skipped.append(NearMiss(kind, Skip.ALLOWED))
+            if kind is not Kind.DENIED and self._allow and is_allowed(start, end):
+                skip(kind, Skip.ALLOWED, start, end)
                 return
             found.append(Found(kind, start, end, text[start:end]))
 
@@ -237,17 +269,17 @@ class Redactor:
                     add(Kind.DENIED, *match.span())
         # Cheap prefilters: most text bound for GitHub has no @ and few long digit runs.
         if "@" in text or "%40" in text.upper():
-            for start, end, skip in _emails(text):
-                if skip is None:
+            for start, end, email_skip in _emails(text):
+                if email_skip is None:
                     add(Kind.EMAIL, start, end)
                 else:
-                    skipped.append(NearMiss(Kind.EMAIL, skip))
+                    skip(Kind.EMAIL, email_skip, start, end)
         if any(ch.isdigit() for ch in text):
             for start, end, ip_skip in _ips(text):
                 if ip_skip is None:
                     add(Kind.IP, start, end)
                 elif not _overlaps(found, start, end):
-                    skipped.append(NearMiss(Kind.IP, ip_skip))
+                    skip(Kind.IP, ip_skip, start, end)
             if _has_digit_run(text):
                 for start, end, phone_skip in self._phones(text):
                     if _overlaps(found, start, end):
@@ -255,14 +287,14 @@ class Redactor:
                     if phone_skip is None:
                         add(Kind.PHONE, start, end)
                     else:
-                        skipped.append(NearMiss(Kind.PHONE, phone_skip))
+                        skip(Kind.PHONE, phone_skip, start, end)
         return Scan(tuple(sorted(found, key=lambda item: item.start)), tuple(skipped))
 
     def redact(self, text: str) -> Redaction:
         """``text`` with each span replaced by its marker, and what was replaced, by kind."""
         scan = self.scan(text)
-        if not scan.found and not scan.near_misses:
-            return Redaction(text)
+        if not scan.found:
+            return Redaction(text, skipped=scan.skipped)
         pieces = []
         position = 0
         for item in scan.found:
@@ -270,11 +302,7 @@ class Redactor:
             pieces.append(PLACEHOLDERS[item.kind])
             position = item.end
         pieces.append(text[position:])
-        return Redaction(
-            "".join(pieces),
-            Counter(item.kind for item in scan.found),
-            Counter(scan.near_misses),
-        )
+        return Redaction("".join(pieces), scan.found, scan.skipped)
 
     def _phones(self, text: str) -> Iterator[tuple[int, int, Skip | None]]:
         for match in _PHONE.finditer(text):
@@ -454,6 +482,40 @@ def _nanp_shaped(number: str) -> bool:
 
 
 DEFAULT = Redactor()
+# A marker as written, or escaped for markdown: \[email\].
+_MARKERS = re.compile(r"\\?\[(" + "|".join(re.escape(kind.value) for kind in Kind) + r")\\?\]")
+
+
+@lru_cache(maxsize=8)
+def redactor_for(settings: RedactSettings) -> Redactor:
+    """The redactor of ``settings``, built once: patterns compile once per policy."""
+    return Redactor(settings)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a redact.deny or redact.allow entry, or None if it can."""
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as error:
+        return (
+            f"{pattern!r} is not a regular expression ({error}); fix it, or escape the "
+            "special characters (\\. for a dot, \\( for a bracket)"
+        )
+    if compiled.fullmatch(""):
+        return f"{pattern!r} matches the empty text, so everywhere; make it need one character"
+    return None
+
+
+def region_problem(region: str) -> str | None:
+    """Why ``region`` cannot be a redact.phone_regions entry, or None if it can."""
+    if region.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return f"{region!r} is not a region libphonenumber knows; use ISO 3166-1 codes such as GB or IN"
+
+
+def markers_in(text: str) -> Counter[Kind]:
+    """How many redaction markers of each kind ``text`` holds."""
+    return Counter(Kind(match.group(1)) for match in _MARKERS.finditer(text))
 
 
 def find_personal_data(text: str) -> list[Found]:

@@ -18,7 +18,7 @@ from bot.health import Alert
 from bot.markdown import code, escape, escape_html, link, title_text
 from bot.metadata import metadata_block
 from bot.policy import format_number
-from bot.redact import redact
+from bot.redact import redactor_for
 
 # GitHub refuses a pull request body over 65,536 characters ("body is too long").
 PULL_REQUEST_BODY_LIMIT = 65_536
@@ -69,11 +69,16 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "changed": plan.changed,
         "evaluated_at": plan.evaluated_at.isoformat(),
         "window": plan.window,
-        "decisions": [_decision_to_json(decision) for decision in plan.decisions],
+        "decisions": [_decision_to_json(decision, plan) for decision in plan.decisions],
     }
 
 
-def _decision_to_json(decision: Decision) -> dict[str, Any]:
+def _redacted(text: str, plan: Plan) -> str:
+    """Alert text with personal data replaced, before it is escaped or cut to a length."""
+    return redactor_for(plan.redact).redact(text).text
+
+
+def _decision_to_json(decision: Decision, plan: Plan) -> dict[str, Any]:
     return {
         "tenant": decision.tenant,
         "feature": decision.feature,
@@ -83,7 +88,12 @@ def _decision_to_json(decision: Decision) -> dict[str, Any]:
         "reasons": list(decision.reasons),
         "evidence": [_evidence_to_json(evidence) for evidence in decision.evidence],
         "alerts": [
-            {"alertname": a.name, "severity": a.severity, "tenant": a.tenant, "summary": a.summary}
+            {
+                "alertname": a.name,
+                "severity": a.severity,
+                "tenant": a.tenant,
+                "summary": _redacted(a.summary, plan) if a.summary is not None else None,
+            }
             for a in decision.alerts
         ],
     }
@@ -485,7 +495,9 @@ def _alerts_section(plan: Plan) -> str:
         )
         if len(decisions) > 4:
             where += f" and {len(decisions) - 4:,} more"
-        summary = escape(redact(alert.summary), limit=SUMMARY_LIMIT) if alert.summary else "—"
+        summary = (
+            escape(_redacted(alert.summary, plan), limit=SUMMARY_LIMIT) if alert.summary else "—"
+        )
         severity = escape(alert.severity or "no severity", limit=30)
         lines.append(f"> **{escape(alert.name, limit=80)}** · {severity} · {where}: {summary}")
         lines.append("")

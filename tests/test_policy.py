@@ -82,7 +82,7 @@ def test_conditions():
             ("bake_time: 30m", "bake_tme: 30m"),
             ".github/rampbot.yml: (top level): unknown key 'bake_tme'; expected one of: $schema, "
             "alerts, bake_time, base_branch, defaults, features, flags_file, freeze, limits, "
-            "no_data, paused, prometheus, pull_request, rings, rollback, serve, signals, "
+            "no_data, paused, prometheus, pull_request, redact, rings, rollback, serve, signals, "
             "tenant_label, tenants",
         ),
         (

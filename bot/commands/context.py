@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import git as gitrepo
+from bot import outbound
 from bot.commands.secret_variables import APP_PRIVATE_KEY, GITHUB_TOKEN, secret
 from bot.errors import InputError
 from bot.files import read_text
@@ -95,11 +96,10 @@ def connect_github(environ: Mapping[str, str], *, required: bool) -> GitHubRepos
             f"GITHUB_REPOSITORY {found}: set it to OWNER/NAME of the repository "
             "(GitHub Actions sets it)"
         )
+    api_url = environ.get("GITHUB_API_URL") or "https://api.github.com"
+    outbound.trust(api_url)  # the operator's GitHub: its address is named in messages
     return GitHubRepository(
-        token=None if app else token,
-        app=app,
-        repository=repository,
-        api_url=environ.get("GITHUB_API_URL") or "https://api.github.com",
+        token=None if app else token, app=app, repository=repository, api_url=api_url
     )
 
 

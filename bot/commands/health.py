@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bot import outbound
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_policy_option
 from bot.decide import tenants_for
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     health = read_health(args, policy, policy_path=args.policy, environ=environ)
     named = flags_tenants(Path(policy.flags_file))
     if args.format == "json":
-        print(json.dumps(health_to_json(policy, health, flags_tenants=named), indent=2))
+        document = health_to_json(policy, health, flags_tenants=named)
+        print(json.dumps(outbound.clean_data(document), indent=2))
     else:
         print(health_to_table(policy, health, flags_tenants=named), end="")
     return 0

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot import outbound
 from bot.commands.secret_variables import PROMETHEUS_PASSWORD, PROMETHEUS_TOKEN, secret
 from bot.errors import InputError
 from bot.health import Health, HealthSource
@@ -34,11 +35,12 @@ def read_health(
     if args.health is not None:
         if args.prometheus_url is not None:
             raise InputError("pass either --health FILE or --prometheus-url URL, not both")
-        return load_snapshot(args.health, policy)
+        return outbound.clean_health(load_snapshot(args.health, policy))
     source = prometheus_source(args, policy, policy_path=policy_path, environ=environ)
     if source is None:
         raise InputError(NO_SOURCE.format(policy=policy_path))
-    return source.read(policy, at=args.now)
+    # Alert text is cleaned where it enters, before anything cuts it to a length.
+    return outbound.clean_health(source.read(policy, at=args.now))
 
 
 def prometheus_source(
@@ -48,6 +50,7 @@ def prometheus_source(
     url = args.prometheus_url or environ.get(URL_VARIABLE) or policy.prometheus.url
     if not url:
         return None
+    outbound.trust(url)  # the operator's own server: its address is named in messages
     if args.prometheus_url:
         where = "--prometheus-url"
     elif environ.get(URL_VARIABLE):
@@ -81,6 +84,7 @@ def prometheus_connection(
     url: str, policy: Policy, *, policy_path: Path, environ: Mapping[str, str]
 ) -> Connection:
     """Connection settings: the policy's, with secrets from the environment only."""
+    outbound.trust(url)
     settings = policy.prometheus
     token = secret(environ, TOKEN_VARIABLE)
     user = environ.get(USER_VARIABLE) or None

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot import git
+from bot import git, outbound
 from bot.change_log import Change, MergedCommit, ledger, select
 from bot.commands.context import DEFAULT_GIT_EMAIL
 from bot.commands.named_files import flags_file, policy_if_any
@@ -68,7 +68,8 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         **_filters(args),
     )
     if args.format == "json":
-        print(json.dumps({"changes": [change_to_json(c) for c in changes]}, indent=2))
+        document = {"changes": [change_to_json(c) for c in changes]}
+        print(json.dumps(outbound.clean_data(document), indent=2))
     else:
         print(table(changes), end="")
         if args.chart:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot import git as gitrepo
+from bot import outbound
 from bot.change_log import Change, ledger
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
@@ -63,7 +64,7 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         modified_at=_modified_at(inputs.flags_path),
     )
     if args.format == "json":
-        print(json.dumps(plan_to_json(plan), indent=2))
+        print(json.dumps(outbound.clean_data(plan_to_json(plan)), indent=2))
     else:
         print(plan_to_markdown(plan), end="")
     if args.write:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot import metrics
+from bot import metrics, outbound
 from bot.commands.named_files import flags_file, policy_if_any
 from bot.commands.options import add_input_options
 from bot.commands.secret_variables import REDIS_URL, secret
@@ -54,6 +54,9 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             f"nothing to publish to: pass --redis-url URL (or set {REDIS_URL_VARIABLE}), "
             "--pushgateway URL or --textfile PATH"
         )
+    for service in (url, args.pushgateway):
+        if service:
+            outbound.trust(service)
     policy = policy_if_any(args)
     flags_path = flags_file(args, policy=policy)
     flags = parse_flags(
