@@ -274,3 +274,81 @@ def _evidence(messages: Iterable[str]) -> dict[Pair, str]:
         for match in _CHANGE_LINE.finditer(message):
             found.setdefault((match["feature"], match["tenant"]), match["why"])
     return found
+
+
+def lineage_complete(change: Change) -> bool:
+    """Whether a change's chain is complete: a decision, its parent, and its pull request.
+
+    A bot change needs its decision trailer, the parent that trailer names being the decision
+    seen before it for the pair (none for a first step), and the pull request it merged from; a
+    revert needs the decisions it undoes and its pull request. A person's edit has no chain.
+    """
+    if change.pr is None:
+        return False
+    if change.decision is not None:
+        return change.chain_ok
+    return change.by is By.REVERT and bool(change.reverts)
+
+
+def lineage_complete_ratio(changes: Sequence[Change]) -> float | None:
+    """The share of percentage moves whose chain is complete; None without any move.
+
+    A tenant or feature that appears or disappears (the file's first version, onboarding) is
+    a change of configuration, not a step: only changes from one percentage to another count.
+    """
+    moves = [c for c in changes if c.from_pct is not None and c.to_pct is not None]
+    if not moves:
+        return None
+    return sum(lineage_complete(change) for change in moves) / len(moves)
+
+
+def redactions(
+    versions: Sequence[FlagsVersion],
+    *,
+    bot_email: str | None,
+    merged: Mapping[str, Sequence[MergedCommit]] | None = None,
+) -> dict[str, int]:
+    """Spans redacted by kind, summed over the ``Rampbot-Redacted`` trailers of bot commits."""
+    totals: dict[str, int] = {}
+    seen: set[str] = set()
+    commits = [
+        commit
+        for version in versions
+        for commit in _bot_messages(version, (merged or {}).get(version.commit, ()), bot_email)
+    ]
+    for commit, message in commits:
+        if commit in seen:
+            continue
+        seen.add(commit)
+        for kind, count in parse_trailers(message).redacted.items():
+            totals[kind] = totals.get(kind, 0) + count
+    return totals
+
+
+@dataclass(frozen=True)
+class HistoryMetrics:
+    """What the dashboards show of the flags file's history."""
+
+    lineage_complete_ratio: float | None  # None: no percentage ever moved
+    redactions: Mapping[str, int]  # kind -> spans redacted from rampbot's pull requests
+    rollbacks: Mapping[str, int]  # feature -> bot rollbacks that reached the base branch
+
+
+def history_metrics(
+    versions: Sequence[FlagsVersion],
+    *,
+    bot_email: str,
+    merged: Mapping[str, Sequence[MergedCommit]] | None = None,
+    baseline: FlagsVersion | None = None,
+) -> HistoryMetrics:
+    """Lineage completeness, redactions and rollbacks over ``versions`` (as for ``ledger``)."""
+    changes = ledger(versions, bot_email=bot_email, merged=merged, baseline=baseline)
+    rollbacks: dict[str, int] = {}
+    for change in changes:
+        if change.by is By.BOT_ROLLBACK:
+            rollbacks[change.feature] = rollbacks.get(change.feature, 0) + 1
+    return HistoryMetrics(
+        lineage_complete_ratio=lineage_complete_ratio(changes),
+        redactions=redactions(versions, bot_email=bot_email, merged=merged),
+        rollbacks=rollbacks,
+    )

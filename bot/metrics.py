@@ -1,8 +1,10 @@
 """The Prometheus metrics adapter: the only module that imports prometheus_client.
 
-Exports the ramp as gauges so dashboards show it next to the SLOs it was judged on: to a
+Exports the ramp as gauges so dashboards show it next to the SLOs it was judged on, and what
+the flags file's history says (lineage completeness, personal data redacted, rollbacks): to a
 Pushgateway and/or as a textfile for node_exporter's textfile collector; and the counters and
-histogram `rampbot serve` shows on /metrics.
+histogram `rampbot serve` shows on /metrics. The dashboard that reads the first is
+dashboards/rampbot.json.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
+from bot.change_log import HistoryMetrics
 from bot.errors import InputError, ServiceError
 from bot.flags import Flags
 from bot.urls import shown_url
@@ -32,10 +35,21 @@ PUSH_TIMEOUT_SECONDS = 10.0
 JOB = "rampbot"
 
 
-def ramp_registry(flags: Flags, *, tenants: list[str] | tuple[str, ...] = ()) -> CollectorRegistry:
+# Every kind, so that a dashboard shows a zero rather than no data for a kind never redacted.
+REDACTION_KINDS = ("email", "ip", "phone", "redacted")
+
+
+def ramp_registry(
+    flags: Flags,
+    *,
+    tenants: list[str] | tuple[str, ...] = (),
+    history: HistoryMetrics | None = None,
+) -> CollectorRegistry:
     """A registry holding the ramp of ``flags``: one gauge per feature and tenant, and the revision.
 
-    ``tenants`` are reported besides those the file names (they get the feature's pct).
+    ``tenants`` are reported besides those the file names (they get the feature's pct). With the
+    file's ``history``: the share of its changes whose lineage is complete, the spans of
+    personal data redacted from its pull requests by kind, and its rollbacks by feature.
     """
     registry = CollectorRegistry()
     ramp = Gauge(
@@ -60,7 +74,41 @@ def ramp_registry(flags: Flags, *, tenants: list[str] | tuple[str, ...] = ()) ->
         for tenant in sorted({*tenants, *(feature.tenants or {})}):
             ramp.labels(tenant=tenant, feature=feature_name).set(feature.pct_for(tenant))
     revision.set(flags.revision or 0)
+    if history is not None:
+        _history_metrics(registry, history, features=tuple(flags.features))
     return registry
+
+
+def _history_metrics(
+    registry: CollectorRegistry, history: HistoryMetrics, *, features: tuple[str, ...]
+) -> None:
+    """The dashboards' metrics from the flags file's history (bot/change_log.py)."""
+    if history.lineage_complete_ratio is not None:
+        Gauge(
+            "rampbot_lineage_complete_ratio",
+            "Share of the flags file's percentage changes in history whose chain is complete: "
+            "a decision, its parent and its pull request (0 to 1).",
+            registry=registry,
+        ).set(history.lineage_complete_ratio)
+    # Counters: totals over the history, which only grows; Prometheus' increase() reads them.
+    redacted = Counter(
+        "rampbot_redactions",
+        "Spans of personal data redacted from rampbot's pull requests, by kind, over the flags "
+        "file's history (the PII block count).",
+        ["kind"],
+        registry=registry,
+    )
+    for kind in sorted({*REDACTION_KINDS, *history.redactions}):
+        redacted.labels(kind=kind).inc(history.redactions.get(kind, 0))
+    rollbacks = Counter(
+        "rampbot_rollbacks",
+        "Rollbacks by rampbot that reached the base branch, by feature, over the flags file's "
+        "history.",
+        ["feature"],
+        registry=registry,
+    )
+    for feature in sorted({*features, *history.rollbacks}):
+        rollbacks.labels(feature=feature).inc(history.rollbacks.get(feature, 0))
 
 
 def push(registry: CollectorRegistry, *, gateway: str, grouping: dict[str, str]) -> None:

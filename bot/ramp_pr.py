@@ -25,6 +25,7 @@ from bot.flags import Flags, apply_changes, set_revision
 from bot.last_change import effective_percentages
 from bot.metadata import body_fingerprint, changes_fingerprint
 from bot.policy import PullRequestSettings
+from bot.redact import markers_in, redactor_for
 from bot.render import pull_request_body, pull_request_title, summary_line
 from bot.trailers import Pair, commit_message
 
@@ -506,11 +507,16 @@ def build_proposal(
     """
     changed = apply_changes(flags, part.flag_changes()).text  # schema-checked
     new_text = set_revision(changed, revision)
-    body = pull_request_body(part, base_commit=base_sha)
+    # Redacted here as bot.outbound will on the way to GitHub, with the same settings, so that
+    # the title compares equal to the one GitHub keeps and the commit can count what was taken.
+    redactor = redactor_for(part.redact)
+    title = redactor.redact(pull_request_title(part)).text
+    body = redactor.redact(pull_request_body(part, base_commit=base_sha)).text
+    redacted = markers_in(title + "\n" + body)
     return Proposal(
         branch=branch,
         plan=part,
-        title=pull_request_title(part),
+        title=title,
         body=body,
         labels=labels_for(branch, settings.labels),
         new_text=new_text,
@@ -518,7 +524,9 @@ def build_proposal(
         base=base,
         base_sha=base_sha,
         path=path,
-        message=commit_message(part, parents),
+        message=commit_message(
+            part, parents, redacted={kind.value: count for kind, count in redacted.items()}
+        ),
         reviewers=settings.reviewers,
         team_reviewers=settings.team_reviewers,
         auto_merge=settings.auto_merge_rollback,

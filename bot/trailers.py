@@ -17,6 +17,9 @@ Format (git trailers: the last paragraph of the message, one ``Key: value`` per 
   ``<feature>/<tenant>=<id of that earlier decision>``.
 - ``Rampbot-Reverts`` (on ``rampbot revert`` commits): a decision undone, in the
   ``Rampbot-Decision`` form.
+- ``Rampbot-Redacted`` (when the pull request's title or body had personal data taken out):
+  ``<kind>=<count>`` pairs, such as ``email=2 phone=1``; ``rampbot publish`` sums them over the
+  history as ``rampbot_redactions_total``.
 
 Feature and tenant names are taken as they are; a name containing ``/``, ``=`` or whitespace is
 not supported in trailers (the policy schema does not allow them).
@@ -35,6 +38,8 @@ from bot.decide import Decision, Plan
 DECISION = "Rampbot-Decision"
 PARENT = "Rampbot-Parent"
 REVERTS = "Rampbot-Reverts"
+REDACTED = "Rampbot-Redacted"
+_COUNT = re.compile(r"([a-z]+)=(\d+)")
 
 # (feature, tenant)
 Pair = tuple[str, str]
@@ -70,6 +75,7 @@ class Trailers:
     decisions: tuple[DecisionTrailer, ...] = ()
     parents: Mapping[Pair, str] = field(default_factory=dict)
     reverts: tuple[DecisionTrailer, ...] = ()
+    redacted: Mapping[str, int] = field(default_factory=dict)  # kind -> spans
 
 
 def decision_id(
@@ -100,8 +106,13 @@ def decision_trailer(decision: Decision, evaluated_at: datetime) -> DecisionTrai
     )
 
 
-def commit_message(plan: Plan, parents: Mapping[Pair, str]) -> str:
-    """The commit message of a bot change: a subject, one line per change, then the trailers."""
+def commit_message(
+    plan: Plan, parents: Mapping[Pair, str], *, redacted: Mapping[str, int] | None = None
+) -> str:
+    """The commit message of a bot change: a subject, one line per change, then the trailers.
+
+    ``redacted``: how many spans of each kind the pull request had taken out.
+    """
     changes = plan.changes
     subject = "rampbot: " + ", ".join(
         f"{d.feature} {d.tenant} {d.from_pct}->{d.to_pct}%" for d in changes[:3]
@@ -116,6 +127,9 @@ def commit_message(plan: Plan, parents: Mapping[Pair, str]) -> str:
         )
     lines.append("")
     lines.extend(_trailer_lines(changes, plan.evaluated_at, parents))
+    counts = " ".join(f"{kind}={n}" for kind, n in sorted((redacted or {}).items()) if n)
+    if counts:
+        lines.append(f"{REDACTED}: {counts}")
     return "\n".join(lines) + "\n"
 
 
@@ -143,6 +157,7 @@ def parse_trailers(message: str) -> Trailers:
     decisions: list[DecisionTrailer] = []
     reverts: list[DecisionTrailer] = []
     parents: dict[Pair, str] = {}
+    redacted: dict[str, int] = {}
     for line in message.splitlines():
         match = _TRAILER.match(line)
         if not match:
@@ -156,7 +171,12 @@ def parse_trailers(message: str) -> Trailers:
             parent = _PARENT_VALUE.match(value)
             if parent:
                 parents[parent["feature"], parent["tenant"]] = parent["id"]
-    return Trailers(decisions=tuple(decisions), parents=parents, reverts=tuple(reverts))
+        elif key == REDACTED:
+            for kind, count in _COUNT.findall(value):
+                redacted[kind] = redacted.get(kind, 0) + int(count)
+    return Trailers(
+        decisions=tuple(decisions), parents=parents, reverts=tuple(reverts), redacted=redacted
+    )
 
 
 def _parse_decision(value: str) -> DecisionTrailer | None:

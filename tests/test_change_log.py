@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot import git
 from bot.change_log import By, Change, ledger, select
-from bot.commands.history import read_history
+from bot.commands.flags_history import read_history
 from bot.last_change import FlagsVersion
 from tests.flags_history import BOT_EMAIL, Expected, FlagsRepo, random_history
 

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from bot import git, outbound
-from bot.change_log import Change, MergedCommit, ledger, select
+from bot.change_log import Change, ledger, select
 from bot.commands.context import DEFAULT_GIT_EMAIL
+from bot.commands.flags_history import read_history
 from bot.commands.named_files import flags_file, policy_if_any
 from bot.commands.options import add_input_options
 from bot.errors import InputError
-from bot.last_change import FlagsVersion
 from bot.terminal import printable
 
 HELP = "show every change of each tenant's percentage: when, from -> to, by whom, PR, evidence"
@@ -75,25 +75,6 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         if args.chart:
             print(charts(changes), end="")
     return 0
-
-
-def read_history(
-    repo: Any, path: str, *, ref: str
-) -> tuple[FlagsVersion | None, list[FlagsVersion], dict[str, list[MergedCommit]]]:
-    """The versions of the flags file on ``ref``, and what each merge among them brought in."""
-    baseline, versions = git.flags_versions(repo, path, ref=ref)
-    merged: dict[str, list[MergedCommit]] = {}
-    for version in versions:
-        parents = git.parents_of(repo, version.commit)
-        if len(parents) > 1:
-            merged[version.commit] = [
-                MergedCommit(
-                    commit=commit.sha, message=commit.message, author_email=commit.author_email
-                )
-                for commit in git.commits_between(repo, parents[0], version.commit)
-                if commit.sha != version.commit
-            ]
-    return baseline, versions, merged
 
 
 def _filters(args: argparse.Namespace) -> dict[str, str | None]:

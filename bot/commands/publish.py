@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot import metrics, outbound
+from bot.commands.context import DEFAULT_GIT_EMAIL
+from bot.commands.flags_history import metrics_of_history
 from bot.commands.named_files import flags_file, policy_if_any
 from bot.commands.options import add_input_options
 from bot.commands.secret_variables import REDIS_URL, secret
@@ -70,7 +72,14 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             # What is served is newer than this file: its gauges would be wrong.
             print("metrics not exported: they would describe an older revision than Redis serves")
             return 0
-    export_metrics(args, flags, tenants=(policy.tenants or ()) if policy else ())
+    export_metrics(
+        args,
+        flags,
+        tenants=(policy.tenants or ()) if policy else (),
+        flags_path=flags_path,
+        # Whose trailers count in the history: the bot's commit e-mail, as `rampbot run` sets it.
+        bot_email=environ.get("RAMPBOT_GIT_EMAIL") or DEFAULT_GIT_EMAIL,
+    )
     return 0
 
 
@@ -111,10 +120,19 @@ def describe(result: PublishResult, *, flags: Flags, namespace: str) -> str:
     )
 
 
-def export_metrics(args: argparse.Namespace, flags: Flags, *, tenants: tuple[str, ...]) -> None:
+def export_metrics(
+    args: argparse.Namespace,
+    flags: Flags,
+    *,
+    tenants: tuple[str, ...],
+    flags_path: Path,
+    bot_email: str,
+) -> None:
     if not (args.pushgateway or args.textfile):
         return
-    registry = metrics.ramp_registry(flags, tenants=tenants)
+    # The lineage and redaction metrics come from the file's git history, when it has one.
+    history = metrics_of_history(flags_path, bot_email=bot_email)
+    registry = metrics.ramp_registry(flags, tenants=tenants, history=history)
     if args.textfile:
         metrics.write_textfile(registry, Path(args.textfile))
         print(f"wrote metrics to {args.textfile}")
