@@ -21,6 +21,7 @@ from bot.cli import main
 from bot.commands.flags_history import read_history
 from bot.trailers import commit_message, parse_trailers
 from tests.fixtures.pushgateway import Pushgateway
+from tests.flags_history import BOT_EMAIL as HISTORY_BOT_EMAIL
 from tests.flags_history import Expected, random_history
 from tests.github_double import BareRepo, GitHubDouble
 from tests.run_helpers import BOT_EMAIL, HEALTHY, TENANTS, open_pulls, run_with
@@ -127,7 +128,7 @@ def test_the_ratio_agrees_with_the_history_that_was_made(tmp_path: Path, seed: i
     baseline, versions, merged = read_history(
         git.open_repository(repo.path), "flags.json", ref="main"
     )
-    changes = ledger(versions, bot_email=BOT_EMAIL, merged=merged, baseline=baseline)
+    changes = ledger(versions, bot_email=HISTORY_BOT_EMAIL, merged=merged, baseline=baseline)
     made = [
         expected
         for commit in repo.expected
