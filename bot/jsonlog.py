@@ -1,6 +1,8 @@
 """Structured log lines for long-running commands: one JSON object per event, on one line.
 
-Secrets given at start are replaced by ``***`` in every line, whatever field they hide in.
+Secrets given at start are replaced by ``***`` in every line, whatever field they hide in, and
+personal data by its marker (bot.outbound): every string of the event is cleaned before it is
+written as JSON, where a non-ASCII address would be escaped out of a line-level redactor's sight.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from bot import outbound
 
 
 class EventLog:
@@ -30,12 +34,23 @@ class EventLog:
     def event(self, name: str, **fields: Any) -> None:
         record = {"time": self._clock().isoformat(timespec="milliseconds"), "event": name}
         record.update(fields)
-        line = json.dumps(record, default=str, ensure_ascii=True)
+        line = json.dumps(outbound.clean_data(_plain(record)), ensure_ascii=True)
         for secret in self._secrets:
             line = line.replace(secret, "***")
         with self._lock:
             self._stream.write(line + "\n")
             self._stream.flush()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with what JSON cannot hold as text (times, paths, enums) turned into strings."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
 
 
 class LogWriter:

@@ -101,7 +101,7 @@ def _history_metrics(
     for kind in sorted({*REDACTION_KINDS, *history.redactions}):
         redacted.labels(kind=kind).inc(history.redactions.get(kind, 0))
     rollbacks = Counter(
-        "rampbot_rollbacks",
+        "rampbot_rollbacks_merged",
         "Rollbacks by rampbot that reached the base branch, by feature, over the flags file's "
         "history.",
         ["feature"],

@@ -5,7 +5,8 @@ Pull request titles and bodies, comments and commit statuses (bot/github.py), co
 line printed or logged (:class:`RedactingStream` and the log record factory, installed by
 bot/cli.py) go through here, with the policy's redaction settings (``redact`` in the policy,
 set by :func:`configure` when a policy is loaded). Alert text is also cleaned where it enters
-(:func:`clean_health`), before anything cuts it to a length. A new way out (a notification, an
+(:func:`clean_health`, :func:`clean_incoming`: the health source and `rampbot serve`'s
+webhook), before anything cuts it to a length. A new way out (a notification, an
 issue, a log handler) calls :func:`clean` or :func:`clean_data` on what it sends.
 
 This is the one module with state: the settings of the run and a tally of what was redacted
@@ -130,14 +131,17 @@ def clean_data(value: Any) -> Any:
     return value
 
 
+def clean_incoming(text: str) -> str:
+    """Like :func:`clean`, for text from outside (alert annotations): near misses count too."""
+    return _BOUNDARY.clean(text, near_misses=True)
+
+
 def clean_health(health: Health) -> Health:
     """Health whose alert summaries are cleaned, where they enter: before any cut to a length."""
     if not any(alert.summary for alert in health.alerts):
         return health
     alerts = tuple(
-        replace(alert, summary=_BOUNDARY.clean(alert.summary, near_misses=True))
-        if alert.summary
-        else alert
+        replace(alert, summary=clean_incoming(alert.summary)) if alert.summary else alert
         for alert in health.alerts
     )
     return replace(health, alerts=alerts)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot import outbound
 from bot.alertmanager import AlertEvent, parse_webhook
 from bot.errors import InputError
 from bot.jsonlog import EventLog
@@ -120,7 +121,7 @@ def _refuse(
 ) -> Response:
     receiver.metrics.webhooks.labels(outcome).inc()
     receiver.log.event("webhook", outcome=outcome, status=status, reason=reason)
-    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+    return JSONResponse({"error": outbound.clean(reason)}, status_code=status, headers=headers)
 
 
 def serve_forever(app: Starlette, *, host: str, port: int) -> None:

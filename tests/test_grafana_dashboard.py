@@ -73,7 +73,7 @@ def test_the_variables_read_exported_metrics() -> None:
         ("rampbot_lineage_complete_ratio", "lineage completeness"),
         ("rampbot_redactions_total", "pii blocks"),
         ("rampbot_ramp_pct", "ramp percentage by tenant and feature"),
-        ("rampbot_rollbacks_total", "rollbacks over time"),
+        ("rampbot_rollbacks_merged_total", "rollbacks over time"),
     ],
 )
 def test_the_four_views_are_there(metric: str, words: str) -> None:

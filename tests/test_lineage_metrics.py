@@ -94,7 +94,7 @@ def test_publish_exports_lineage_and_redactions_from_history(
             tuple(sorted((*labels, ("kind", "phone")))): 0.0,
             tuple(sorted((*labels, ("kind", "redacted")))): 0.0,
         }
-        assert samples(text, "rampbot_rollbacks_total") == {
+        assert samples(text, "rampbot_rollbacks_merged_total") == {
             tuple(sorted((*labels, ("feature", "attest")))): 1.0,
             tuple(sorted((*labels, ("feature", "receipts")))): 1.0,
         }

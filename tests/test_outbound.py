@@ -20,9 +20,12 @@ import pytest
 
 from bot import outbound
 from bot.cli import main
+from bot.jsonlog import EventLog
 from bot.redact import RedactSettings
 from tests.github_double import BareRepo, GitHubDouble
 from tests.run_helpers import HEALTHY, TENANTS, later, open_pulls, run_with
+from tests.serve_helpers import alert as serve_alert
+from tests.serve_helpers import serving, webhook
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "demo"
 EMAIL, IP, PHONE = "jane.doe@example.com", "10.0.3.17", "+44 20 7946 0958"
@@ -257,3 +260,35 @@ def test_run_sends_nothing_personal_to_github_git_or_the_runner(
         (printed, "stdout or stderr"),
     ]:
         assert_clean(text, where)
+
+
+# --- Exits of `rampbot serve`: JSON log lines and the rollback pull request ------------------
+
+
+def test_a_json_log_line_is_cleaned_field_by_field_and_stays_json() -> None:
+    target = io.StringIO()
+    log = EventLog(target)
+    log.event("alert", summary="paged josé.garcía@correo.es", peers=[IP, 3], at=Path("/x"))
+    [record] = [json.loads(line) for line in target.getvalue().splitlines()]
+    assert record["summary"] == "paged [email]"  # found before JSON escapes the é
+    assert record["peers"] == ["[ip]", 3]
+    assert record["at"] == "/x"
+
+
+def test_serve_logs_and_opens_the_rollback_without_personal_data(
+    github_env: dict[str, str],
+    github_clone: Path,
+    github_double: GitHubDouble,
+    tmp_path: Path,
+) -> None:
+    paged = serve_alert("acme")
+    paged["annotations"]["summary"] = SUMMARY
+    with serving(github_env, github_clone, tmp_path) as server:
+        assert server.post(webhook(paged)).status_code == 202
+        server.wait_idle(1)
+        [pull] = open_pulls(github_double)
+        log = server.log_path.read_text(errors="replace")
+    assert "\\[email\\]" in pull.body
+    assert_clean(pull.body, "the rollback pull request")
+    assert_clean(json.dumps(requests_sent(github_double)), "a request to GitHub")
+    assert_clean(log, "serve's log")

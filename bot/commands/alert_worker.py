@@ -16,11 +16,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import git as gitrepo
+from bot import outbound
 from bot.alert_rollback import Carried, Outcome, Verdict, plan_rollbacks
 from bot.alertmanager import AlertEvent
 from bot.commands.branches import branch_state, carry_out
@@ -85,7 +86,15 @@ class AlertWorker:
     def submit(self, events: Sequence[AlertEvent]) -> None:
         """Queue a webhook's alerts; returns at once."""
         if events:
-            self._queue.put(tuple(events))
+            # Alert text is cleaned where it enters, before anything cuts it to a length.
+            self._queue.put(
+                tuple(
+                    replace(event, summary=outbound.clean_incoming(event.summary))
+                    if event.summary
+                    else event
+                    for event in events
+                )
+            )
             self._metrics.queued.inc(len(events))
 
     def _loop(self) -> None:
