@@ -247,7 +247,13 @@ class GitHubRepository:
         _, data = self._call(
             "open the ramp dashboard issue",
             lambda: self._request(
-                "POST", "/issues", input={"title": title, "body": body, "labels": list(labels)}
+                "POST",
+                "/issues",
+                input={
+                    "title": outbound.clean(title),
+                    "body": outbound.clean(body),
+                    "labels": list(labels),
+                },
             ),
             retry=False,  # a second try after a lost answer would open a second issue
         )
@@ -258,7 +264,9 @@ class GitHubRepository:
     def edit_issue_body(self, number: int, body: str) -> None:
         self._call(
             f"update issue #{number}",
-            lambda: self._request("PATCH", f"/issues/{number}", input={"body": body}),
+            lambda: self._request(
+                "PATCH", f"/issues/{number}", input={"body": outbound.clean(body)}
+            ),
         )
 
     def closed_by(self, number: int) -> str | None:

@@ -247,6 +247,9 @@ def test_run_sends_nothing_personal_to_github_git_or_the_runner(
         assert marker.replace("[", "\\[").replace("]", "\\]") in rollback.body  # as markdown
     sent = json.dumps(requests_sent(github_double), ensure_ascii=False)
     assert any("/statuses/" in line for line in github_double.requests())
+    [dashboard] = github_double.issues()  # the ramp dashboard issue names the tenants too
+    assert "[redacted]" in (dashboard.body or "")
+    assert "| acme |" not in (dashboard.body or "")
     [ramp] = [pull for pull in open_pulls(github_double) if pull.head == "rampbot/ramp"]
     [comment] = github_double.comments(ramp.number)
     assert "[redacted]" in comment

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from bot import git as gitrepo
+from bot import outbound
 from bot.dashboard import (
     CHART_DAYS,
     LABEL,
@@ -63,7 +64,8 @@ def refresh_dashboard(
         stop=dashboard.switches.stop,
         notes=dashboard.switches.notes,
     )
-    body = render_dashboard(plan, view)
+    # Cleaned as bot/github.py will send it, so that it compares equal to what GitHub keeps.
+    body = outbound.clean(render_dashboard(plan, view))
     if dashboard.issue is None:
         issue = github.create_issue(title=TITLE, body=body, labels=(LABEL,))
         return f"dashboard: opened #{issue.number}"
