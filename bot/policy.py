@@ -285,17 +285,41 @@ def parse_policy(text: str, *, source: str) -> Policy:
     def find_line(path: Sequence[str | int]) -> int | None:
         return _yaml_line(root, path)
 
-    document = _dates_as_text(document)
+    document = _as_json(document, path=(), source=source, find_line=find_line)
     check(document, "policy.schema.json", source=source, find_line=find_line, thorough=True)
     return _build(document, source=source, find_line=find_line)
 
 
-def _dates_as_text(value: Any) -> Any:
-    """YAML reads ``2026-12-24`` as a date; the schema and the freeze windows expect its text."""
+def _as_json(
+    value: Any,
+    *,
+    path: tuple[str | int, ...],
+    source: str,
+    find_line: Callable[[Sequence[str | int]], int | None],
+) -> Any:
+    """The document as JSON values: dates as their text, and every key a string.
+
+    YAML reads ``2026-12-24`` as a date (the schema and the freeze windows expect its text), and
+    ``?``, ``1:`` or ``true:`` as keys that are not text, which JSON and the schema cannot hold.
+    """
     if isinstance(value, dict):
-        return {key: _dates_as_text(item) for key, item in value.items()}
+        for key in value:
+            if not isinstance(key, str):
+                raise InputError(
+                    f"{source}: {format_path(path)}: key {_shown(key)} is not text; "
+                    "write every key as a name (quote it if it looks like a number)",
+                    file=source,
+                    line=find_line(path),
+                )
+        return {
+            key: _as_json(item, path=(*path, key), source=source, find_line=find_line)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [_dates_as_text(item) for item in value]
+        return [
+            _as_json(item, path=(*path, index), source=source, find_line=find_line)
+            for index, item in enumerate(value)
+        ]
     if isinstance(value, datetime):
         return value.replace(tzinfo=None).isoformat(timespec="minutes")
     if isinstance(value, date):
@@ -736,3 +760,10 @@ def _slo(entry: Mapping[str, Any]) -> SloSignal:
         critical=entry.get("critical", False),
         gate=entry.get("gate", True),
     )
+
+
+def _shown(key: object) -> str:
+    """A YAML key that is not text, as the file had it: ``2026-01-01``, ``1``, ``null``."""
+    if isinstance(key, date):
+        return key.isoformat()
+    return "null" if key is None else repr(key)

@@ -170,6 +170,27 @@ INPUT_FILE_CASES = [
         ".github/rampbot.yml: features.attest.max: 50.0 is not an integer; write 50\n",
     ),
     FileCase(
+        "policy-key-null",
+        POLICY,
+        replace("no_data: hold", "no_data: hold\n?"),
+        ".github/rampbot.yml: (top level): key null is not text; write every key as a name "
+        "(quote it if it looks like a number)\n",
+    ),
+    FileCase(
+        "policy-key-a-number",
+        POLICY,
+        replace("no_data: hold", "no_data: hold\n1: x"),
+        ".github/rampbot.yml: (top level): key 1 is not text; write every key as a name "
+        "(quote it if it looks like a number)\n",
+    ),
+    FileCase(
+        "policy-key-a-date-under-a-feature",
+        POLICY,
+        replace("max: 50", "max: 50\n    2026-01-01: x"),
+        ".github/rampbot.yml: features.attest: key 2026-01-01 is not text; write every key as "
+        "a name (quote it if it looks like a number)\n",
+    ),
+    FileCase(
         "snapshot-tenant-name-over-200-characters-in-the-policy",
         POLICY,
         replace("tenants: [acme,", f"tenants: [{LONG_NAME}, acme,"),

@@ -24,8 +24,13 @@ FILES = (".github/rampbot.yml", "flags.json", "health.json")
 MAX_BYTES = 4096
 # The characters that structure JSON and YAML, digits and signs, and a few that are not text.
 MEANINGFUL = [*b"{}[]:,\"'\\ \n\t-+0123456789.eEINaf&*!|>?#%@`", 0, 0x80, 0xFF]
-# Whole inputs that once ended in exit 70: deep nesting, long integers, an alias bomb.
+# Whole inputs that once ended in exit 70: deep nesting, long integers, an alias bomb, keys
+# that are not text.
 TRIGGERS = [
+    b"?",
+    b"\n? [a]\n",
+    b"\n1: x\n",
+    b"\ntrue: x\n",
     b"NaN",
     b"Infinity",
     b"-1e999",
@@ -76,7 +81,13 @@ COMMAND = {"health.json": ("plan", "--health", "health.json")}
 
 
 def run(folder: Path, *argv: str) -> int:
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    # -C changes the process's directory; go back before the temporary folder is deleted, or
+    # every later test runs in a directory that no longer exists.
+    with (
+        contextlib.chdir(Path.cwd()),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         return main(["-C", str(folder), *argv], environ={})
 
 
