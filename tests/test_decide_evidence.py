@@ -11,6 +11,8 @@ from bot.decide import Action, Plan, Verdict, decide
 from bot.health import Alert, parse_snapshot
 from bot.render import plan_to_markdown
 from tests.builders import GREEN, POLICY_YAML, flags, health, policy
+from tests.fixtures.prometheus import at_history_end
+from tests.prometheus_repo import rampbot, write_repo
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 TENANTLESS = POLICY_YAML.replace("tenants: [acme, globex]\n", "")
@@ -160,3 +162,59 @@ def test_the_json_plan_is_valid_json_whatever_the_values():
     plan = plan_for({"acme": {**GREEN, "coverage": float("inf")}})
     text = json.dumps(plan_to_json(plan), allow_nan=False)
     assert json.loads(text)["decisions"][0]["evidence"][0]["value"] is None
+
+
+# --- The same against the real Prometheus of tests/fixtures/prometheus.py. -------------------
+
+
+def test_prometheus_a_tenant_named_under_one_feature_is_rolled_back_in_every_feature(
+    tmp_path, prometheus, capsys
+):
+    # "quiet" is named only under receipts and Prometheus knows nothing of it; the fixture's
+    # NoisyNeighbour alert has no tenant label, and this policy rolls back on its severity.
+    repo = write_repo(
+        tmp_path,
+        prometheus.url,
+        case="now",
+        bake_time="10s",
+        step="1s",
+        extra="alerts:\n  rollback_severities: [Warning]\n",
+    )
+    policy_path = repo / ".github" / "rampbot.yml"
+    policy_path.write_text(
+        policy_path.read_text().replace(
+            "features:\n  receipts:\n", "features:\n  attest:\n    steps: [5, 10]\n  receipts:\n"
+        )
+    )
+    document = json.loads((repo / "flags.json").read_text())
+    document["features"]["receipts"]["tenants"] = {"quiet": {"pct": 10}}
+    document["features"]["attest"] = {"pct": 10}
+    (repo / "flags.json").write_text(json.dumps(document, indent=2) + "\n")
+    assert rampbot(repo, "plan", "--format", "json") == 0, capsys.readouterr().err
+    decisions = {
+        (d["feature"], d["tenant"]): (d["action"], d["to"])
+        for d in json.loads(capsys.readouterr().out)["decisions"]
+    }
+    assert decisions == {
+        (feature, tenant): ("rollback", 5)
+        for feature in ("attest", "receipts")
+        for tenant in ("now_alerted", "now_green", "quiet")
+    }
+
+
+def test_prometheus_the_why_column_names_the_breach_beside_missing_data(
+    tmp_path, prometheus, capsys
+):
+    # No latency series at all: every tenant lacks one signal; "diverge" and "dip" breach.
+    repo = write_repo(tmp_path, prometheus.url, tenants=["diverge", "dip", "green"])
+    policy_path = repo / ".github" / "rampbot.yml"
+    policy_path.write_text(policy_path.read_text().replace("anchor_latency_ms{", "no_such_metric{"))
+    now = at_history_end(prometheus).isoformat()
+    assert rampbot(repo, "plan", "--now", now) == 0, capsys.readouterr().err
+    markdown = capsys.readouterr().out
+    why = {}
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) > 2 and cells[0] == "receipts" and cells[1] in ("diverge", "dip", "green"):
+            why[cells[1]] = cells[-1]
+    assert why == {"diverge": "critical breach", "dip": "breach", "green": "no data"}
