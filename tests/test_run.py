@@ -58,7 +58,8 @@ def test_first_run_opens_one_pull_request(
     assert author == "41898282+github-actions[bot]@users.noreply.github.com"
     assert "receipts for acme: 10% -> 25%" in message
     assert len(parse_trailers(message).decisions) == 7
-    assert github_double.count() <= 5, github_double.requests()
+    # Besides the pull request: one look for a refused one, two to read and open the dashboard.
+    assert github_double.count() <= 7, github_double.requests()
 
 
 def test_unchanged_rerun_changes_nothing_on_github(
