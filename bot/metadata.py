@@ -65,7 +65,10 @@ def changes_fingerprint(plan: Plan) -> str:
     claim = sorted(
         [
             *_decision_entry(decision),
-            sorted(e.signal for e in decision.evidence if e.verdict is not Verdict.HEALTHY),
+            # Shadow signals (gate: false) never ask for anything.
+            sorted(
+                e.signal for e in decision.evidence if e.gate and e.verdict is not Verdict.HEALTHY
+            ),
             sorted(alert.name for alert in decision.alerts),
         ]
         for decision in plan.changes

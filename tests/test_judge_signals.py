@@ -11,6 +11,7 @@ from bot.compare import Arms, Counts
 from bot.decide import Action, Kind, Plan, Verdict, decide
 from bot.errors import InputErrors
 from bot.health import Health, Reading
+from bot.metadata import changes_fingerprint
 from bot.policy import ComparisonSignal, SloSignal, parse_policy
 from bot.render import plan_to_json, pull_request_body
 from tests.builders import flags
@@ -405,3 +406,13 @@ def test_a_tenant_at_0_percent_steps_up_on_its_other_signals():
 def test_treatment_served_at_0_percent_is_a_sample_ratio_mismatch():
     decision = plan(Arms(Counts(10, 1_000), Counts(50, 9_000)), pct=0).decisions[0]
     assert (decision.action, decision.kind) == (Action.HOLD, Kind.SAMPLE_RATIO_MISMATCH)
+
+
+def test_a_shadow_signal_does_not_change_what_a_pull_request_proposes():
+    # A person who closed the step is not asked again because a shadow signal flipped.
+    quiet = plan(HARMFUL, coverage=97.0, gate=False)
+    noisy = plan(HARMFUL, coverage=50.0, gate=False)
+    assert changes_fingerprint(quiet) == changes_fingerprint(noisy)
+    # As a gate, the same flip is new evidence.
+    gated = plan(HARMFUL, coverage=50.0)
+    assert changes_fingerprint(gated) != changes_fingerprint(plan(HARMFUL, coverage=97.0))
