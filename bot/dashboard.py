@@ -8,6 +8,7 @@ only when its text changes, so an unchanged run costs the one request that reads
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections import Counter
@@ -44,12 +45,59 @@ the boxes below on every run. Anyone who can edit issues in this repository can 
 
 
 @dataclass(frozen=True)
+class Notified:
+    """What the webhook was told already, kept in the dashboard's hidden block across runs."""
+
+    rollbacks: tuple[int, ...] = ()  # rollback pull requests announced
+    stopped: bool = False  # the stop switch as last announced
+
+
+@dataclass(frozen=True)
 class Switches:
     """What the boxes of the dashboard say; lines rampbot could not read are noted, not errors."""
 
     stop: bool = False
     evaluate: bool = False
     notes: tuple[str, ...] = ()
+    notified: Notified = Notified()
+
+
+_NOTIFIED = re.compile(r"<!-- rampbot:notified (\{.*?\}) -->")
+ROLLBACKS_REMEMBERED = 20
+
+
+def announcements(
+    before: Notified, *, rollbacks: Sequence[int], stopped: bool
+) -> tuple[list[str], Notified]:
+    """The webhook messages this run owes (a rollback opened, the stop switch flipped), once each.
+
+    Routine steps are never announced. The second value is what is known once they are sent.
+    """
+    texts = [
+        f"rampbot opened rollback pull request #{number}: a tenant is being rolled back"
+        for number in rollbacks
+        if number not in before.rollbacks
+    ]
+    if stopped != before.stopped:
+        texts.append(
+            "rampbot: every step up is stopped (the ramp dashboard's Stop box); rollbacks go on"
+            if stopped
+            else "rampbot: step ups resume (the ramp dashboard's Stop box was unticked)"
+        )
+    known = tuple(dict.fromkeys([*before.rollbacks, *rollbacks]))[-ROLLBACKS_REMEMBERED:]
+    return texts, Notified(rollbacks=known, stopped=stopped)
+
+
+def _read_notified(body: str) -> Notified:
+    match = _NOTIFIED.search(body)
+    if match is None:
+        return Notified()
+    try:
+        data = json.loads(match.group(1))
+        rollbacks = tuple(int(n) for n in data.get("rollbacks", []))
+        return Notified(rollbacks=rollbacks, stopped=bool(data.get("stopped", False)))
+    except (ValueError, TypeError, AttributeError):
+        return Notified()
 
 
 def read_switches(body: str) -> Switches:
@@ -72,7 +120,7 @@ def read_switches(body: str) -> Switches:
         else:
             shown = line.strip()[:80]
             notes.append(f"line {number} ignored: {shown!r} is not a box rampbot reads")
-    return Switches(stop=stop, evaluate=evaluate, notes=tuple(notes))
+    return Switches(stop=stop, evaluate=evaluate, notes=tuple(notes), notified=_read_notified(body))
 
 
 @dataclass(frozen=True)
@@ -160,6 +208,7 @@ class DashboardView:
     series: Mapping[str, Sequence[DayPoint]] = field(default_factory=dict)
     stop: bool = False  # the Stop box as people left it
     notes: tuple[str, ...] = ()  # lines rampbot ignored
+    notified: Notified = Notified()
 
 
 def _label(decision: Decision) -> str:
@@ -185,7 +234,19 @@ STABLE_REASONS = frozenset({Kind.HELD, Kind.FROZEN, Kind.RING, Kind.LIMIT, Kind.
 
 def render_dashboard(plan: Plan, view: DashboardView, *, limit: int = BODY_LIMIT) -> str:
     """The dashboard issue's body, always under ``limit`` characters."""
-    head = [MARKER, INTRO, _switches(view), _counts(plan), _not_steady(plan), _pulls(view)]
+    notified = json.dumps(
+        {"rollbacks": list(view.notified.rollbacks), "stopped": view.notified.stopped},
+        separators=(",", ":"),
+    )
+    head = [
+        MARKER,
+        f"<!-- rampbot:notified {notified} -->",
+        INTRO,
+        _switches(view),
+        _counts(plan),
+        _not_steady(plan),
+        _pulls(view),
+    ]
     charts = _charts(view)
     text = "\n".join(part for part in head if part)
     room = limit - len(text) - 2_000

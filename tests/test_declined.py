@@ -150,7 +150,7 @@ def test_a_ramp_pull_request_closed_by_a_person_waits_for_the_plan_to_change(
     assert f"rampbot/ramp: {note}" in out
     assert "not proposed again until the plan changes" in out
     text = summary.read_text()
-    assert text.startswith("### Not proposed\n\n- rampbot/ramp: #")
+    assert text.startswith("### Notes\n\n- rampbot/ramp: #")
     assert "was closed by alice on " in text
     # One request for the branch's last closed pull request, one for who closed it.
     assert github_double.count("GET", PULLS) == 2

@@ -20,8 +20,10 @@ from bot.dashboard import (
     MARKER,
     TITLE,
     DashboardView,
+    Notified,
     OpenPull,
     Switches,
+    announcements,
     read_switches,
     render_dashboard,
     rollout_series,
@@ -29,6 +31,7 @@ from bot.dashboard import (
 from bot.decide import Plan
 from bot.github import DashboardIssues, Issue
 from bot.last_change import effective_percentages
+from bot.notify import post
 from bot.trailers import parse_trailers
 
 
@@ -55,6 +58,7 @@ def refresh_dashboard(
     repo: Any,
     ref: str,
     path: str,
+    notified: Notified | None = None,
 ) -> str:
     """Open the dashboard, or edit it when its text changed; say which."""
     view = DashboardView(
@@ -63,6 +67,7 @@ def refresh_dashboard(
         series=_series(repo, ref=ref, path=path, plan=plan),
         stop=dashboard.switches.stop,
         notes=dashboard.switches.notes,
+        notified=notified if notified is not None else dashboard.switches.notified,
     )
     # Cleaned as bot/github.py will send it, so that it compares equal to what GitHub keeps.
     body = outbound.clean(render_dashboard(plan, view))
@@ -73,6 +78,20 @@ def refresh_dashboard(
         return f"dashboard: #{dashboard.issue.number} is up to date"
     github.edit_issue_body(dashboard.issue.number, body)
     return f"dashboard: updated #{dashboard.issue.number}"
+
+
+def notify(
+    url: str | None, dashboard: Dashboard, *, rollbacks: Sequence[int], stopped: bool
+) -> tuple[Notified, list[str]]:
+    """Post what this run owes the webhook; what it now knows, and warnings for what failed."""
+    before = dashboard.switches.notified
+    texts, after = announcements(before, rollbacks=rollbacks, stopped=stopped)
+    if url is None or not texts:
+        # Without a webhook nothing is owed later either: the state moves on.
+        return after, []
+    warnings = [warning for text in texts if (warning := post(url, text)) is not None]
+    # Sent only partly: keep the old state, so that the next run tries again.
+    return (before if warnings else after), warnings
 
 
 def _days(now: datetime) -> list[tuple[date, datetime]]:

@@ -18,10 +18,11 @@ from typing import Any
 from bot import git as gitrepo
 from bot.commands.branches import branch_state, carry_out, show
 from bot.commands.context import Context, add_git_options, make_context
-from bot.commands.dashboard_issue import read_dashboard, refresh_dashboard
+from bot.commands.dashboard_issue import notify, read_dashboard, refresh_dashboard
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
 from bot.commands.planning import FlagsLocation, make_plan
+from bot.commands.secret_variables import NOTIFY_WEBHOOK_URL, secret
 from bot.decide import Plan
 from bot.errors import ConflictError, InputError
 from bot.inputs import load_inputs_at, load_policy
@@ -189,12 +190,23 @@ def run_once(
             for branch, result in done.items()
             if result.number is not None and not result.merged
         )
+        rollback = done.get(ROLLBACK_BRANCH)
+        notified, warnings = notify(
+            secret(environ, NOTIFY_WEBHOOK_URL),
+            dashboard,
+            rollbacks=[rollback.number] if rollback and rollback.number else [],
+            stopped=stopped,
+        )
+        for warning in warnings:
+            print(f"warning: {warning}")
+            notes.append(f"warning: {warning}")
         print(
             refresh_dashboard(
                 github,
                 dashboard,
                 plan=plan,
                 pulls=open_now,
+                notified=notified,
                 repo=repo,
                 ref=base_sha,
                 path=flags_rel,
@@ -220,7 +232,7 @@ def write_action_outputs(environ: Mapping[str, str], result: RunResult) -> None:
         held_back = "".join(f"- {markdown.escape(note)}\n" for note in result.notes)
         summary = job_summary(result.plan)
         if held_back:
-            summary = f"### Not proposed\n\n{held_back}\n{summary}"
+            summary = f"### Notes\n\n{held_back}\n{summary}"
         actions.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), summary)
 
 

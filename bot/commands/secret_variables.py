@@ -15,6 +15,7 @@ PROMETHEUS_PASSWORD = "RAMPBOT_PROMETHEUS_PASSWORD"
 REDIS_URL = "RAMPBOT_REDIS_URL"  # may carry a password: redis://:PASSWORD@host/0
 WEBHOOK_TOKEN = "RAMPBOT_WEBHOOK_TOKEN"  # rampbot serve's bearer token
 APP_PRIVATE_KEY = "RAMPBOT_APP_PRIVATE_KEY"  # a GitHub App's private key (PEM)
+NOTIFY_WEBHOOK_URL = "RAMPBOT_NOTIFY_WEBHOOK_URL"  # a Slack-style incoming webhook: a secret URL
 
 SECRET_VARIABLES = (
     GITHUB_TOKEN,
@@ -22,6 +23,7 @@ SECRET_VARIABLES = (
     PROMETHEUS_PASSWORD,
     WEBHOOK_TOKEN,
     APP_PRIVATE_KEY,
+    NOTIFY_WEBHOOK_URL,
 )
 # The rest of such a URL (host, port, database) is what a reader needs to see which server failed.
 SECRET_URL_VARIABLES = (REDIS_URL,)
