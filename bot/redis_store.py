@@ -22,35 +22,39 @@ CONNECT_TIMEOUT_SECONDS = 3.0
 SOCKET_TIMEOUT_SECONDS = 10.0
 
 # KEYS[1] the spec, KEYS[2] its revision; ARGV[1] the new revision, ARGV[2] the new spec.
-# A spec written before the revision key existed (today's script) is read for its "revision",
-# absent meaning 0. Returns {outcome, revision that was current before, or -1 if none}.
+# Revisions are compared as decimal strings: Lua's numbers are doubles, exact only below 2^53,
+# and 2^53 + 1 must stay newer than 2^53. A spec written before the revision key existed
+# (today's script) is read for its "revision", absent meaning 0. A spec gone while its revision
+# key remains is written again: services have nothing to read. Returns {outcome, the revision
+# that was current before as a string, or '' if none}.
 _COMPARE_AND_SET = """
-local new_revision = tonumber(ARGV[1])
-local stored = redis.call('GET', KEYS[2])
-local current = nil
-local spec = nil
-if stored then
-  current = tonumber(stored)
-else
-  spec = redis.call('GET', KEYS[1])
-  if spec then
-    local ok, document = pcall(cjson.decode, spec)
-    current = 0
-    if ok and type(document) == 'table' and type(document['revision']) == 'number' then
-      current = document['revision']
-    end
+local function older(a, b)  -- a < b, for decimal integers without leading zeros
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+local function canonical(text)  -- the digits of a stored revision, or nil if it is not one
+  if type(text) ~= 'string' or not string.match(text, '^%d+$') then return nil end
+  return (string.gsub(text, '^0+(%d)', '%1'))
+end
+local new_revision = ARGV[1]
+local spec = redis.call('GET', KEYS[1])
+local current = canonical(redis.call('GET', KEYS[2]))
+if not current and spec then
+  local ok, document = pcall(cjson.decode, spec)
+  current = '0'
+  if ok and type(document) == 'table' and type(document['revision']) == 'number' then
+    current = string.format('%.0f', document['revision'])
   end
 end
-if current == nil then
+if not spec then
   redis.call('SET', KEYS[1], ARGV[2])
   redis.call('SET', KEYS[2], ARGV[1])
-  return {'published', -1}
+  return {'published', current or ''}
 end
-if new_revision < current then
+if older(new_revision, current) then
   return {'older', current}
 end
 if new_revision == current then
-  spec = spec or redis.call('GET', KEYS[1])
   if spec == ARGV[2] then
     return {'current', current}
   end
@@ -106,7 +110,7 @@ class RedisSpecStore:
         """Write ``spec`` unless Redis holds a newer revision; one atomic step."""
         try:
             outcome, previous = self._script(
-                keys=[self.spec_key, self.revision_key], args=[revision, spec]
+                keys=[self.spec_key, self.revision_key], args=[str(revision), spec]
             )
         except redis.RedisError as error:
             raise self._error(error) from None
@@ -118,7 +122,7 @@ class RedisSpecStore:
                 b"conflict": PublishOutcome.CONFLICT,
             }[outcome],
             revision=revision,
-            previous=None if previous == -1 else int(previous),
+            previous=int(previous) if previous else None,
         )
 
     def read(self) -> tuple[int | None, str | None]:

@@ -125,6 +125,36 @@ def test_a_spec_written_before_revisions_were_stored_is_ordered_by_its_own_revis
     assert stored(redis_server)[1] == "8"
 
 
+@pytest.mark.parametrize("revision", [5, 3, 9])
+def test_a_spec_gone_while_its_revision_remains_is_written_again(
+    redis_server: RedisServer, revision: int
+) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    client.set(f"{NAMESPACE}:revision", "5")  # someone deleted the spec key alone
+    client.close()
+    result = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(revision))
+    assert (result.outcome, result.previous) == (PublishOutcome.PUBLISHED, 5)
+    assert stored(redis_server) == (spec_json(flags_of(revision)), str(revision))
+
+
+def test_revisions_beyond_2_to_the_53_are_compared_exactly(redis_server: RedisServer) -> None:
+    big = 2**53  # a double cannot tell 2^53 from 2^53 + 1
+    first = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(big))
+    assert first.outcome is PublishOutcome.PUBLISHED
+    newer = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(big + 1, acme=25))
+    assert (newer.outcome, newer.previous) == (PublishOutcome.PUBLISHED, big)
+    assert stored(redis_server)[1] == str(big + 1)
+    older = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(big, acme=50))
+    assert (older.outcome, older.previous) == (PublishOutcome.REFUSED_OLDER, big + 1)
+    again = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(big + 1, acme=25))
+    assert again.outcome is PublishOutcome.ALREADY_CURRENT
+    longer = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(10**20))
+    assert (longer.outcome, longer.previous) == (PublishOutcome.PUBLISHED, big + 1)
+    assert stored(redis_server)[1] == str(10**20)
+    shorter = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(99))
+    assert shorter.outcome is PublishOutcome.REFUSED_OLDER
+
+
 def test_a_file_without_revision_counts_as_revision_0(redis_server: RedisServer) -> None:
     first = publish_spec(redis_server.url, namespace=NAMESPACE, flags=flags_of(None))
     assert first.outcome is PublishOutcome.PUBLISHED
