@@ -307,6 +307,29 @@ def commits_between(repo: git.Repo, base: str, head: str) -> list[Commit]:
 
 
 @_git_failures
+def first_parent_commits(repo: git.Repo, *, ref: str, limit: int = 2000) -> list[Commit]:
+    """The commits on ``ref``'s first-parent history, newest first (at most ``limit``)."""
+    output = repo.git.log(
+        "--first-parent",
+        f"-n{limit}",
+        f"--format={_RECORD}%H{_FIELD}%an <%ae>{_FIELD}%ae{_FIELD}%B",
+        ref,
+    )
+    commits = []
+    for record in output.split(_RECORD):
+        if record.strip():
+            sha, author, email, message = record.split(_FIELD, 3)
+            commits.append(Commit(sha=sha, author=author, author_email=email, message=message))
+    return commits
+
+
+@_git_failures
+def diff(repo: git.Repo, old: str, new: str, *, path: str) -> str:
+    """The unified diff of ``path`` from commit ``old`` to commit ``new``."""
+    return str(repo.git.diff(old, new, "--", path, strip_newline_in_stdout=False))
+
+
+@_git_failures
 def foreign_commits(repo: git.Repo, *, base: str, head: str, identity: Identity) -> list[Commit]:
     """Commits on the bot's branch not authored by the bot: a person is working on it."""
     return [

@@ -10,7 +10,7 @@ import pytest
 from bot.flags import FlagChange, apply_changes, parse_flags, revision_of, set_revision
 from bot.trailers import parse_trailers
 from tests.github_double import BareRepo, GitHubDouble
-from tests.run_helpers import HEALTHY, open_pulls, rampbot, run_with
+from tests.run_helpers import HEALTHY, open_pulls, rampbot, run_with, writes
 from tests.test_run import health  # noqa: F401 (a fixture)
 
 
@@ -127,3 +127,47 @@ def test_a_later_change_to_the_same_tenant_line_is_a_conflict(
     assert "later changes touch the same tenant lines; revert it by hand" in out
     assert open_pulls(github_double) == []
     assert github_origin.resolve(f"refs/heads/rampbot/revert-{number}") is None
+
+
+@pytest.mark.parametrize("token", [True, False], ids=["asks-github", "from-git-history"])
+def test_a_dry_run_prints_the_revert_and_pushes_and_opens_nothing(
+    token: bool,
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    number, merge = merge_acme_step(github_env, github_double, tmp_path)
+    capsys.readouterr()
+    refs = github_origin.refs("refs/heads/")
+    requests = len(writes(github_double))
+    env = (
+        dict(github_env) if token else {k: v for k, v in github_env.items() if k != "GITHUB_TOKEN"}
+    )
+
+    code, out = rampbot(env, "revert", str(number), "--dry-run", capsys=capsys)
+
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == f"would open a pull request from rampbot/revert-{number} into main:"
+    assert lines[1].startswith(f"title: Revert #{number}: ")
+    assert lines[2] == "labels: rampbot, rollback"
+    assert "- receipts for acme: 25% back to 10%" in lines
+    assert f"a `git revert -m 1` of its merge commit {merge}." in out
+    assert '-        "acme": {"pct": 25},' in lines
+    assert '+        "acme": {"pct": 10},' in lines
+    assert '+  "revision": 2,' in lines
+    assert lines[-1] == "dry run: nothing was pushed, opened or changed"
+    assert github_origin.refs("refs/heads/") == refs
+    assert len(writes(github_double)) == requests
+    assert open_pulls(github_double) == []
+
+
+def test_revert_without_a_token_suggests_the_dry_run_that_works_without_one(
+    github_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {k: v for k, v in github_env.items() if k != "GITHUB_TOKEN"}
+    code, out = rampbot(env, "revert", "1", capsys=capsys)
+    assert code == 1
+    assert out.endswith("use --dry-run to see what it would do without one\n")

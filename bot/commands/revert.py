@@ -10,6 +10,7 @@ back.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,38 +43,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=int, metavar="PR_NUMBER", help="the merged pull request")
     add_policy_option(parser)
     add_git_options(parser)
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the revert pull request rampbot would open, with the diff; push nothing and "
+        "change nothing on GitHub (without GITHUB_TOKEN the pull request is found in git's "
+        "history)",
+    )
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    context = make_context(args, environ, dry_run=False)
+    context = make_context(args, environ, dry_run=args.dry_run)
     github = context.github
-    assert github is not None
-    assert context.remote is not None
     repo = context.repo
-    original = github.get_pull_request(args.number)
-    _check_revertible(original, repository=github.repository)
+    policy = load_policy(Path(str(repo.working_tree_dir)) / args.policy)
+    if github is not None:
+        original = github.get_pull_request(args.number)
+        _check_revertible(original, repository=github.repository)
+    else:  # a dry run without a token: the merge as git's history records it
+        original = _merged_in_history(
+            repo, number=args.number, base=policy.base_branch, remote=context.remote
+        )
     assert original.merge_commit_sha is not None
     branch = f"rampbot/revert-{original.number}"
     existing = next(
         (
             p
-            for p in github.open_pull_requests(base=original.base_ref)
-            if p.from_branch(branch, repository=github.repository)
+            for p in (github.open_pull_requests(base=original.base_ref) if github else [])
+            if p.from_branch(branch, repository=github.repository if github else "")
         ),
         None,
     )
     if existing is not None:
         print(f"#{existing.number} already reverts #{original.number}: {existing.url}")
         return 0
-    gitrepo.fetch(repo, remote=context.remote, base=original.base_ref)
-    base_sha = gitrepo.resolve(repo, f"{context.remote}/{original.base_ref}")
+    if context.remote is not None:
+        gitrepo.fetch(repo, remote=context.remote, base=original.base_ref)
+    base_ref = (
+        f"{context.remote}/{original.base_ref}" if context.remote is not None else original.base_ref
+    )
+    base_sha = gitrepo.resolve(repo, base_ref)
     merge = original.merge_commit_sha
     if base_sha is None or gitrepo.resolve(repo, merge) is None:
         raise InputError(
             f"#{original.number}: its merge commit {merge[:12]} is not in the fetched history of "
             f"{original.base_ref}; fetch it (actions/checkout with fetch-depth: 0)"
         )
-    flags_path = load_policy(Path(str(repo.working_tree_dir)) / args.policy).flags_file
+    flags_path = policy.flags_file
     undone = _undone(repo, merge)
     message = (
         "\n".join(
@@ -87,6 +103,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         ).rstrip("\n")
         + "\n"
     )
+    # Made in a scratch worktree and left unreferenced: a dry run changes no branch either.
     commit = gitrepo.revert_merge(
         repo,
         onto=base_sha,
@@ -95,6 +112,26 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         identity=context.identity,
         flags_path=flags_path,
     )
+    title = f"Revert #{original.number}: {original.title}"
+    body = BODY.format(
+        number=original.number,
+        title=original.title,
+        merge=merge,
+        undone=_quote(undone, _percentage_changes(repo, merge, flags_path=flags_path)),
+        base=original.base_ref,
+    )
+    if args.dry_run:
+        print(f"would open a pull request from {branch} into {original.base_ref}:")
+        print(f"title: {title}")
+        print(f"labels: {LABEL}, {ROLLBACK_LABEL}")
+        print("body:")
+        print(body.rstrip("\n"))
+        print("diff:")
+        print(gitrepo.diff(repo, base_sha, commit, path=flags_path), end="")
+        print("dry run: nothing was pushed, opened or changed")
+        return 0
+    assert github is not None
+    assert context.remote is not None
     try:
         gitrepo.push(
             repo,
@@ -111,18 +148,59 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     opened = github.open_pull_request(
         head=branch,
         base=original.base_ref,
-        title=f"Revert #{original.number}: {original.title}",
-        body=BODY.format(
-            number=original.number,
-            title=original.title,
-            merge=merge,
-            undone=_quote(undone, _percentage_changes(repo, merge, flags_path=flags_path)),
-            base=original.base_ref,
-        ),
+        title=title,
+        body=body,
         labels=[LABEL, ROLLBACK_LABEL],
     )
     print(f"opened #{opened.number} reverting #{original.number}: {opened.url}")
     return 0
+
+
+def _merged_in_history(repo: Any, *, number: int, base: str, remote: str | None) -> PullRequest:
+    """Pull request ``number`` as the base branch's first-parent history shows its merge.
+
+    GitHub's merge commit says `Merge pull request #N from OWNER/BRANCH` (the title follows);
+    a squash merge ends its subject with `(#N)` and names no branch, so it must carry the
+    bot's decision trailers to count as a rampbot pull request.
+    """
+    if remote is not None:
+        gitrepo.fetch(repo, remote=remote, base=base)
+    ref = f"{remote}/{base}" if remote is not None else base
+    if gitrepo.resolve(repo, ref) is None:
+        raise InputError(f"no branch {ref} to find #{number} in; set base_branch in the policy")
+    for commit in gitrepo.first_parent_commits(repo, ref=ref):
+        subject, _, rest = commit.message.partition("\n")
+        merge = re.match(rf"Merge pull request #{number} from (\S+)$", subject)
+        squash = re.search(rf"^(?P<title>.*) \(#{number}\)$", subject)
+        if merge:
+            head_ref = merge.group(1).partition("/")[2]
+            title = rest.strip().partition("\n")[0] or subject
+        elif squash and parse_trailers(commit.message).decisions:
+            head_ref, title = "rampbot/", squash["title"]
+        elif squash:
+            head_ref, title = "", squash["title"]
+        else:
+            continue
+        pull = PullRequest(
+            number=number,
+            title=title,
+            body="",
+            labels=(),
+            head_ref=head_ref,
+            head_sha="",
+            base_ref=base,
+            url="",
+            state="closed",
+            merged=True,
+            merge_commit_sha=commit.sha,
+            head_repo="(this repository)",
+        )
+        _check_revertible(pull, repository="(this repository)")
+        return pull
+    raise InputError(
+        f"#{number}: no merge of it in the history of {ref}; check the number, or set "
+        "GITHUB_TOKEN so that rampbot asks GitHub"
+    )
 
 
 def _check_revertible(pull: PullRequest, *, repository: str) -> None:
