@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -27,7 +28,7 @@ from bot.errors import (
     InputErrors,
     RampbotError,
 )
-from bot.terminal import EscapingStream, printable
+from bot.terminal import EscapingStream, OutputClosed, printable
 
 DESCRIPTION = """\
 rampbot ramps per-tenant feature flags in flags.json from health signals, and proposes each
@@ -80,6 +81,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     sys.stdout = outbound.RedactingStream(EscapingStream(stdout))
     sys.stderr = outbound.RedactingStream(EscapingStream(stderr))
     undo_log_cleaning = outbound.install_log_cleaning()
+    # -C changes the process's folder; a caller of main() (a test, a script) gets its own back.
+    try:
+        started_in: str | None = os.getcwd()
+    except OSError:
+        started_in = None
     try:
         with _terminate_as_exception():
             code = _run(argv, environ, errors=ErrorPrinter(stderr, environ))
@@ -95,7 +101,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_INTERRUPTED
     except _Terminated:
         return EXIT_TERMINATED
-    except BrokenPipeError:
+    except OutputClosed:
         # The reader went away (`rampbot demo | head -3`): say nothing more, and keep Python
         # from complaining when it flushes stdout at exit
         # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
@@ -104,6 +110,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     finally:
         undo_log_cleaning()
         sys.stdout, sys.stderr = stdout, stderr
+        if started_in is not None:
+            with contextlib.suppress(OSError):
+                os.chdir(started_in)
 
 
 def _run(argv: Sequence[str] | None, environ: Mapping[str, str], *, errors: ErrorPrinter) -> int:
@@ -125,7 +134,7 @@ def _run(argv: Sequence[str] | None, environ: Mapping[str, str], *, errors: Erro
     except RampbotError as error:
         errors.report(error)
         return error.exit_code
-    except BrokenPipeError:
+    except OutputClosed:
         raise
     except Exception as error:  # a bug: one line, not a traceback, and a distinct exit code
         errors.line(
@@ -193,7 +202,10 @@ class ErrorPrinter:
         text = outbound.clean(text)
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        print(text, file=self.stream)
+        try:
+            print(text, file=self.stream)
+        except BrokenPipeError:
+            raise OutputClosed from None
 
 
 def secrets_in(environ: Mapping[str, str]) -> list[str]:

@@ -60,6 +60,10 @@ def _no_commands(text: str, *, line_start: bool) -> str:
     return text.replace(_OLD_COMMAND, "#\\x23[")
 
 
+class OutputClosed(Exception):
+    """The reader of rampbot's output went away (``| head``): a closed pipe, not a socket's."""
+
+
 class EscapingStream:
     """A text stream that passes what is written to it through :func:`printable_lines`.
 
@@ -78,11 +82,17 @@ class EscapingStream:
             self._line_start = not last_line.strip(" \t")
         elif last_line.strip(" \t"):
             self._line_start = False
-        self.stream.write(escaped)
+        try:
+            self.stream.write(escaped)
+        except BrokenPipeError:
+            raise OutputClosed from None
         return len(text)
 
     def flush(self) -> None:
-        self.stream.flush()
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.stream, name)

@@ -338,3 +338,11 @@ def test_health_older_than_the_flags_file_moves_no_tenant_up(repo, capsys, monke
         "health evaluated at 2026-11-26T09:30:00Z is older than the change to 10% at "
         "2026-11-26T11:00:00Z; a step up needs health measured after it"
     )
+
+
+def test_main_gives_its_caller_the_folder_it_started_in(repo, capsys):
+    # -C changes the process's folder while rampbot runs; a caller of main() keeps its own.
+    before = Path.cwd()
+    assert run(repo, "validate") == 0
+    assert run(repo, "validate", "--flags", "missing.json") == 1
+    assert Path.cwd() == before
