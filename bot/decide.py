@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import cached_property
 from typing import NamedTuple
 
 from bot.burn import Burn, BurnOutcome, judge_burn
@@ -79,6 +80,11 @@ class Evidence:
         )
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """How reasons quote it; written once, as every feature of the tenant quotes it."""
         critical = " (critical)" if self.critical and self.verdict is Verdict.BREACHED else ""
         if self.comparison is not None:
             arms = ""
@@ -170,6 +176,11 @@ class Decision(NamedTuple):  # a NamedTuple: 100,000 of them are built in well u
         return _reasons(self)
 
 
+# The kinds whose reasons follow from the evidence, the alerts and the action alone, so that
+# a renderer may write them once per tenant (bot/render.py); keep in step with _reasons.
+REASONS_FROM_EVIDENCE = frozenset({Kind.HEALTHY, Kind.CRITICAL, Kind.BREACH, Kind.NO_DATA})
+
+
 def _reasons(decision: Decision) -> tuple[str, ...]:
     kind, feature, tenant = decision.kind, decision.feature, decision.tenant
     if kind is Kind.PAUSED:
@@ -190,7 +201,7 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
             "it in the signals' labels",
         )
     # Shadow evidence is shown in the tables, never quoted as a reason.
-    healthy = tuple(str(evidence) for evidence in decision.evidence if evidence.gate)
+    healthy = tuple(evidence.text for evidence in decision.evidence if evidence.gate)
     if kind is Kind.HEALTHY:
         return healthy
     if kind is Kind.AT_MAXIMUM:

@@ -7,13 +7,17 @@ alert annotations through bot.redact first, because the body may be public.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
+import orjson
+
 from bot.compare import points, ratio_text
-from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict
+from bot.decide import REASONS_FROM_EVIDENCE, Action, Decision, Evidence, Kind, Plan, Verdict
 from bot.health import Alert
 from bot.markdown import code, escape, escape_html, link, title_text
 from bot.metadata import metadata_block
@@ -87,16 +91,176 @@ def _decision_to_json(decision: Decision, plan: Plan) -> dict[str, Any]:
         "action": decision.action.value,
         "reasons": list(decision.reasons),
         "evidence": [_evidence_to_json(evidence) for evidence in decision.evidence],
-        "alerts": [
-            {
-                "alertname": a.name,
-                "severity": a.severity,
-                "tenant": a.tenant,
-                "summary": _redacted(a.summary, plan) if a.summary is not None else None,
-            }
-            for a in decision.alerts
-        ],
+        "alerts": [_alert_to_json(alert, plan) for alert in decision.alerts],
     }
+
+
+JSON_BATCH = 1_000  # decisions written at a time: the output is never whole in memory
+
+
+def plan_json_pieces(plan: Plan, *, clean: Callable[[str], str] | None = None) -> Iterator[str]:
+    """``json.dumps(clean_data(plan_to_json(plan)), indent=2)`` in pieces, never whole in memory.
+
+    ``clean`` is applied to every string, keys too (bot/outbound.py's ``clean_data``), once per
+    distinct string. Each decision's text is put together from parts written once: a tenant's
+    evidence and the reasons it gives are the same in every feature, so 100,000 decisions need
+    10,000 of each. A property test holds the pieces to json.dumps' text.
+    """
+    cleaned = _Cleaner(clean)
+    key = {name: _json_at(cleaned(name), 0) for name in _DECISION_KEYS}
+    yield (
+        "{\n"
+        f"  {key['changed']}: {json.dumps(plan.changed)},\n"
+        f"  {key['evaluated_at']}: {_json_at(cleaned(plan.evaluated_at.isoformat()), 0)},\n"
+        f"  {key['window']}: {_json_at(cleaned(plan.window), 0)},\n"
+        f"  {key['decisions']}: ["
+    )
+    decisions = plan.decisions
+    names: dict[str, str] = {}
+    actions: dict[str, str] = {}
+    evidence_texts: dict[int, str] = {}
+    alerts_texts: dict[int, str] = {}
+    reasons_texts: dict[tuple[int, int, int, int], str] = {}
+    for start in range(0, len(decisions), JSON_BATCH):
+        items = []
+        for decision in decisions[start : start + JSON_BATCH]:
+            tenant = names.get(decision.tenant)
+            if tenant is None:
+                tenant = names[decision.tenant] = _json_at(cleaned(decision.tenant), 3)
+            feature = names.get(decision.feature)
+            if feature is None:
+                feature = names[decision.feature] = _json_at(cleaned(decision.feature), 3)
+            evidence = evidence_texts.get(id(decision.evidence))
+            if evidence is None:
+                entries = cleaned([_evidence_to_json(e) for e in decision.evidence])
+                evidence = evidence_texts[id(decision.evidence)] = _json_at(
+                    entries, 3, numbers=_numbers(entries)
+                )
+            alerts = alerts_texts.get(id(decision.alerts))
+            if alerts is None:
+                alerts = alerts_texts[id(decision.alerts)] = _json_at(
+                    cleaned([_alert_to_json(a, plan) for a in decision.alerts]), 3
+                )
+            # Identities, not the enums, as keys: an enum's hash is Python code, and this loop
+            # runs once per decision.
+            kind, action = decision.kind, decision.action
+            if kind in REASONS_FROM_EVIDENCE:
+                reasons_key = (id(kind), id(decision.evidence), id(decision.alerts), id(action))
+                reasons = reasons_texts.get(reasons_key)
+                if reasons is None:
+                    reasons = reasons_texts[reasons_key] = _json_at(
+                        cleaned(list(decision.reasons)), 3
+                    )
+            else:
+                reasons = _json_at(cleaned(list(decision.reasons)), 3)
+            action_text = actions.get(action._value_)
+            if action_text is None:
+                action_text = actions[action._value_] = _json_at(cleaned(action._value_), 0)
+            items.append(
+                f"\n    {{\n      {key['tenant']}: {tenant},\n      {key['feature']}: {feature},\n"
+                f"      {key['from']}: {decision.from_pct:d},\n"
+                f"      {key['to']}: {decision.to_pct:d},\n"
+                f"      {key['action']}: {action_text},\n      {key['reasons']}: {reasons},\n"
+                f"      {key['evidence']}: {evidence},\n      {key['alerts']}: {alerts}\n    }}"
+            )
+        yield ("," if start else "") + ",".join(items)
+    yield "\n  ]\n}" if decisions else "]\n}"
+
+
+# What json.dumps escapes and orjson writes as it is: DEL and everything past ASCII.
+_NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as json.dumps writes it
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+def _json_at(value: Any, depth: int, *, numbers: Iterable[object] = ()) -> str:
+    """``value`` as json.dumps(indent=2) writes it ``depth`` levels deep in a document.
+
+    ``numbers``: every number in ``value`` (the callers' values hold no others).
+    """
+    text = None
+    # orjson writes what json.dumps writes, but for a number's form (``0.00001`` for 1e-05,
+    # ``null`` for an infinity), integers past 64 bits, and the characters json.dumps escapes.
+    if not any(_odd_number(number) for number in numbers):
+        try:
+            dumped = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            pass
+        else:
+            text = dumped.decode()
+            if not dumped.isascii() or "\x7f" in text:
+                text = _NOT_ASCII.sub(_json_escape, text)
+    if text is None:
+        text = json.dumps(value, indent=2)
+    return text.replace("\n", "\n" + "  " * depth) if depth else text
+
+
+def _numbers(value: Any) -> Iterator[object]:
+    """Every number in a JSON value (and the other scalars: _odd_number tells them apart)."""
+    if isinstance(value, dict):
+        for member in value.values():
+            yield from _numbers(member)
+    elif isinstance(value, list):
+        for member in value:
+            yield from _numbers(member)
+    else:
+        yield value
+
+
+def _odd_number(value: object) -> bool:
+    if isinstance(value, float):
+        written = repr(value)
+        return "e" in written or "n" in written  # an exponent, inf or nan
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not -(2**63) <= value < 2**64
+    return False
+
+
+def _alert_to_json(alert: Alert, plan: Plan) -> dict[str, Any]:
+    return {
+        "alertname": alert.name,
+        "severity": alert.severity,
+        "tenant": alert.tenant,
+        "summary": _redacted(alert.summary, plan) if alert.summary is not None else None,
+    }
+
+
+_DECISION_KEYS = (
+    *("changed", "evaluated_at", "window", "decisions", "tenant", "feature", "from", "to"),
+    *("action", "reasons", "evidence", "alerts"),
+)
+
+
+class _Cleaner:
+    """``clean`` applied to every string of a JSON value, each distinct string once.
+
+    Cleaning is the same for the same string, and what outbound tallies is a set of distinct
+    values, so once per string writes what cleaning every occurrence writes.
+    """
+
+    def __init__(self, clean: Callable[[str], str] | None) -> None:
+        self.clean = clean
+        self.done: dict[str, str] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if self.clean is None:
+            return value
+        if isinstance(value, str):
+            found = self.done.get(value)
+            if found is None:
+                found = self.done[value] = self.clean(value)
+            return found
+        if isinstance(value, Mapping):
+            return {self(key): self(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self(item) for item in value]
+        return value
 
 
 def _evidence_to_json(evidence: Evidence) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def test_the_markdown_plan_links_each_signal_to_the_server_that_was_read(
 ):
     repo = write_repo(tmp_path, prometheus.url)
     now = at_history_end(prometheus).isoformat()
-    assert rampbot(repo, "plan", "--now", now) == 0
+    assert rampbot(repo, "plan", "--now", now, "--format", "markdown") == 0
     report = capsys.readouterr().out
     assert f"{prometheus.url}/graph?g0.expr=" in report
     end = at_history_end(prometheus).astimezone(UTC).strftime("%Y-%m-%d+%H%%3A%M%%3A%S")

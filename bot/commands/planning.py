@@ -4,7 +4,6 @@ the flags file's git history (plan, apply, run), and printing or writing it (pla
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -23,8 +22,10 @@ from bot.flags import apply_changes
 from bot.health import Health
 from bot.inputs import Inputs, load_inputs
 from bot.last_change import FlagsVersion, last_changed
-from bot.render import plan_to_json, plan_to_markdown
+from bot.plan_text import plan_to_text
+from bot.render import plan_json_pieces, plan_to_markdown
 from bot.steer import history_needed, steer
+from bot.terminal import EscapingStream
 
 
 class FlagsLocation(NamedTuple):
@@ -41,9 +42,14 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     add_health_options(parser)
     parser.add_argument(
         "--format",
-        choices=("markdown", "json"),
-        default="markdown",
-        help="markdown for people (default), json for scripts",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a terminal (default), markdown as in the job summary, json for scripts",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="with text: list every decision, not only the changes",
     )
     parser.add_argument(
         "--write",
@@ -64,9 +70,21 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         modified_at=_modified_at(inputs.flags_path),
     )
     if args.format == "json":
-        print(json.dumps(outbound.clean_data(plan_to_json(plan)), indent=2))
-    else:
+        for piece in plan_json_pieces(plan, clean=outbound.clean):
+            sys.stdout.write(piece)
+        sys.stdout.write("\n")
+    elif args.format == "markdown":
         print(plan_to_markdown(plan), end="")
+    else:
+        # Colour for a person at a terminal, unless they said otherwise (https://no-color.org).
+        colour = sys.stdout.isatty() and not environ.get("NO_COLOR")
+        text = plan_to_text(plan, every=args.all, colour=colour)
+        # plan_to_text makes every value printable itself; its colour codes must reach the
+        # terminal, so it is written past the stream that would escape them (bot/terminal.py).
+        stream = (
+            sys.stdout.stream if colour and isinstance(sys.stdout, EscapingStream) else sys.stdout
+        )
+        stream.write(text)
     if args.write:
         write_plan(inputs, plan)
     return 0
