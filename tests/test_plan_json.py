@@ -10,12 +10,24 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict
+from bot.decide import (
+    PAUSED_DASHBOARD,
+    PAUSED_FEATURE,
+    PAUSED_POLICY,
+    PAUSED_TENANT,
+    Action,
+    Decision,
+    Evidence,
+    Kind,
+    Plan,
+    Verdict,
+)
 from bot.health import Alert
 from bot.policy import Condition
 from bot.render import JSON_BATCH, plan_json_pieces, plan_to_json
 from tests.test_render import fleet_plan, realistic_plan
 
+PAUSED_BY = [PAUSED_FEATURE, PAUSED_TENANT, PAUSED_POLICY, PAUSED_DASHBOARD]
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 
 texts = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
@@ -49,6 +61,12 @@ def plans(draw: st.DrawFn) -> Plan:
         )
         for _ in range(draw(st.integers(0, 2)))
     )
+
+    def note(kind: Kind) -> str:
+        # What decide and steer write there: who paused, else free text (a hold marker, ...).
+        return draw(st.sampled_from(PAUSED_BY) if kind is Kind.PAUSED else texts)
+
+    kinds = [draw(st.sampled_from(list(Kind))) for _ in range(draw(st.integers(0, 6)))]
     decisions = tuple(
         Decision(
             tenant=draw(texts),
@@ -56,14 +74,14 @@ def plans(draw: st.DrawFn) -> Plan:
             from_pct=draw(st.integers(0, 100)),
             to_pct=draw(st.integers(0, 100)),
             action=draw(st.sampled_from(list(Action))),
-            kind=draw(st.sampled_from(list(Kind))),
+            kind=kind,
             evidence=draw(st.sampled_from(shared)),  # shared, as a tenant's are across features
             alerts=draw(st.sampled_from([(), alerts])),
-            note=draw(texts),
+            note=note(kind),
             changed_at=NOW,
             age=draw(st.none() | st.integers(-100, 10_000)),
         )
-        for _ in range(draw(st.integers(0, 6)))
+        for kind in kinds
     )
     return Plan(decisions=decisions, evaluated_at=NOW, window=draw(texts))
 
