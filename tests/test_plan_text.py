@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.plan_text import CHANGES_SHOWN, plan_to_text
+from tests.test_cli import BEFORE_THE_SNAPSHOT
 from tests.test_markdown import HOSTILE
 from tests.test_render import GREEN, POLICY, make_plan, realistic_plan
 
@@ -116,6 +117,7 @@ def _uncoloured(text: str) -> str:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, tmp_path / "repo")
+    os.utime(tmp_path / "repo" / "flags.json", (BEFORE_THE_SNAPSHOT, BEFORE_THE_SNAPSHOT))
     return tmp_path / "repo"
 
 
