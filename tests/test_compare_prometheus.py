@@ -186,7 +186,7 @@ def test_the_markdown_plan_shows_both_arms_the_difference_and_the_interval(
     tmp_path, counters_prometheus, capsys
 ):
     repo = write_repo(tmp_path, counters_prometheus.url)
-    text = plan(repo, counters_prometheus, capsys)
+    text = plan(repo, counters_prometheus, capsys, "--format", "markdown")
     row = next(line for line in text.splitlines() if "| harm |" in line)
     assert "❌ T 3.00% of 30," in row
     assert "· C 0.50% of 270," in row
