@@ -79,12 +79,17 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         # Colour for a person at a terminal, unless they said otherwise (https://no-color.org).
         colour = sys.stdout.isatty() and not environ.get("NO_COLOR")
         text = plan_to_text(plan, every=args.all, colour=colour)
-        # plan_to_text makes every value printable itself; its colour codes must reach the
-        # terminal, so it is written past the stream that would escape them (bot/terminal.py).
-        stream = (
-            sys.stdout.stream if colour and isinstance(sys.stdout, EscapingStream) else sys.stdout
-        )
-        stream.write(text)
+        if colour:
+            # plan_to_text makes every value printable itself; its colour codes must reach the
+            # terminal, so the text is cleaned here and written past the streams that clean
+            # and escape what is printed (bot/cli.py), which would escape the codes too.
+            sys.stdout.flush()
+            stream: Any = sys.stdout
+            while isinstance(stream, outbound.RedactingStream | EscapingStream):
+                stream = stream.stream
+            stream.write(outbound.clean(text))
+        else:
+            sys.stdout.write(text)
     if args.write:
         write_plan(inputs, plan)
     return 0
