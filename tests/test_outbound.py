@@ -203,7 +203,7 @@ def test_the_policy_lists_apply_to_what_is_printed(
         policy.read_text() + "redact:\n  deny: [customerx]\n  allow: ['jane\\.doe@example\\.com']\n"
     )
     health = snapshot(repo / "red.json", alert("CustomerXDown", f"paged {EMAIL}"))
-    assert cli(repo, "plan", "--health", str(health)) == 0
+    assert cli(repo, "plan", "--health", str(health), "--format", "markdown") == 0
     out = capsys.readouterr().out
     assert "[redacted]Down" in out
     assert "jane.doe@\u200dexample.com" in out  # allowed; the joiner keeps GitHub from mentioning
