@@ -210,7 +210,7 @@ def test_prometheus_the_why_column_names_the_breach_beside_missing_data(
     policy_path = repo / ".github" / "rampbot.yml"
     policy_path.write_text(policy_path.read_text().replace("anchor_latency_ms{", "no_such_metric{"))
     now = at_history_end(prometheus).isoformat()
-    assert rampbot(repo, "plan", "--now", now) == 0, capsys.readouterr().err
+    assert rampbot(repo, "plan", "--now", now, "--format", "markdown") == 0, capsys.readouterr().err
     markdown = capsys.readouterr().out
     why = {}
     for line in markdown.splitlines():
