@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from bot import __version__, outbound
 from bot.actions import annotation
-from bot.commands import COMMANDS
+from bot.commands import COMMAND_MODULES, load
 from bot.commands.secret_variables import SECRET_URL_VARIABLES, SECRET_VARIABLES
 from bot.errors import (
     EXIT_BROKEN_PIPE,
@@ -42,7 +42,8 @@ exit codes: 0 done (red health is a result, not an error), 1 invalid input,
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the options of the command ``argv`` names, or of every command."""
     parser = argparse.ArgumentParser(
         prog="rampbot",
         description=DESCRIPTION,
@@ -58,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as if started in DIR (the repository's root), like git -C",
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, command in COMMANDS.items():
+    chosen = _command_named(argv)
+    for name in COMMAND_MODULES:
+        if chosen is not None and name != chosen:
+            # Not run, so not imported: its options are not needed to parse these arguments.
+            subcommands.add_parser(name)
+            continue
+        command = load(name)
         command.add_arguments(
             subcommands.add_parser(
                 name,
@@ -68,6 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
             )
         )
     return parser
+
+
+def _command_named(argv: Sequence[str] | None) -> str | None:
+    """The command the arguments name, if they name one; None asks for every command (help)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    while arguments:
+        argument = arguments.pop(0)
+        if argument == "-C":  # the only option before the command that takes a value
+            arguments[:1] = []
+        elif not argument.startswith("-"):
+            return argument if argument in COMMAND_MODULES else None
+        elif argument in ("-h", "--help"):
+            return None
+    return None
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -116,7 +137,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
 
 def _run(argv: Sequence[str] | None, environ: Mapping[str, str], *, errors: ErrorPrinter) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:  # argparse has printed the usage message
@@ -128,7 +149,7 @@ def _run(argv: Sequence[str] | None, environ: Mapping[str, str], *, errors: Erro
             errors.line(f"rampbot: -C {args.directory}: {error.strerror}")
             return EXIT_USAGE
     try:
-        code = COMMANDS[args.command].run(args, environ)
+        code = load(args.command).run(args, environ)
         sys.stdout.flush()  # a closed pipe is found here, not at exit
         return code
     except RampbotError as error:

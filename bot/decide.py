@@ -288,10 +288,11 @@ class Plan:
 
     @property
     def changed(self) -> bool:
-        return any(decision.changed for decision in self.decisions)
+        return bool(self.changes)
 
-    @property
+    @cached_property
     def changes(self) -> tuple[Decision, ...]:
+        """The decisions that change a percentage; worked out once, as every renderer asks."""
         return tuple(decision for decision in self.decisions if decision.changed)
 
     def flag_changes(self) -> list[FlagChange]:

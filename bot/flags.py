@@ -6,14 +6,14 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import orjson
 
 from bot.errors import InputError, InputErrors
 from bot.jsontext import JsonEditor, indent_unit, line_at
-from bot.schema import format_path, parse_json
+from bot.schema import check, format_path, parse_json
 
 # The names the schema allows for features and tenants ($defs/name in flags.schema.json).
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
@@ -24,6 +24,12 @@ class TenantFlag(NamedTuple):  # a NamedTuple: a flags file can hold 100,000 of 
     pct: int | None = None  # None: the feature's pct applies
     paused: bool = False
     hold: str | None = None  # set by a rollback; a person deletes it to let the ramp resume
+
+
+def _tenant_flag(values: tuple[int | None, bool, str | None]) -> TenantFlag:
+    # tuple.__new__ directly: a NamedTuple's own __new__ is Python code, a third of the time
+    # of reading a flags file of 100,000 tenants (issue 14).
+    return tuple.__new__(TenantFlag, values)
 
 
 @dataclass(frozen=True)
@@ -107,10 +113,8 @@ def _feature(entry: Mapping[str, Any]) -> FeatureFlag:
         paused=entry.get("paused", False),
         tenants=(
             {
-                name: TenantFlag(
-                    pct=tenant.get("pct"),
-                    paused=tenant.get("paused", False),
-                    hold=tenant.get("hold"),
+                name: _tenant_flag(
+                    (tenant.get("pct"), tenant.get("paused", False), tenant.get("hold"))
                 )
                 for name, tenant in tenants.items()
             }
@@ -126,15 +130,59 @@ def apply_changes(flags: Flags, changes: Iterable[FlagChange]) -> Flags:
     Only the changed values are rewritten; new members follow their neighbours' layout. The
     result is checked against the schema, so an invalid file is never handed back to be written.
     """
+    changes = list(changes)
     revision = (flags.revision or 0) + 1
     original, crlf = _lf_only(flags.text)
-    document = json.loads(original)
+    document = _loads(original)
     layout = _canonical_layout(original, document)
     if layout is not None:
         text = _edit_canonical(document, changes, revision=revision, layout=layout)
+        edited = document
     else:
         text = _edit_in_place(original, changes, revision=revision)
-    return parse_flags(_crlf(text) if crlf else text, source=flags.source)
+        edited = _loads(text)
+    text = _crlf(text) if crlf else text
+    # The edited document is checked against the schema as it stands, not parsed again from
+    # the text: the text is its dump, or (in place) just read back with orjson (issue 14).
+    check(
+        edited,
+        "flags.schema.json",
+        source=flags.source,
+        find_line=lambda path: line_at(text, path),
+    )
+    return Flags(
+        version=flags.version,
+        revision=revision,
+        features=_changed_features(flags.features, changes),
+        text=text,
+        source=flags.source,
+    )
+
+
+def _loads(text: str) -> Any:
+    """A flags text as objects: orjson reads one three times as fast as json does."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # numbers past 64 bits, which json reads: no shortcut
+        return json.loads(text)
+
+
+def _changed_features(
+    features: Mapping[str, FeatureFlag], changes: Iterable[FlagChange]
+) -> dict[str, FeatureFlag]:
+    """``features`` with ``changes`` made, as parse_flags would read the edited file."""
+    tenants: dict[str, dict[str, TenantFlag]] = {}
+    for change in changes:
+        if change.feature not in tenants:
+            tenants[change.feature] = dict(features[change.feature].tenants or {})
+        before = tenants[change.feature].get(change.tenant) or TenantFlag()
+        tenants[change.feature][change.tenant] = _tenant_flag(
+            (change.pct, before.paused, change.hold or before.hold)
+        )
+    return {
+        name: replace(feature, tenants=tenants[name]) if name in tenants else feature
+        for name, feature in features.items()
+    }
 
 
 def _lf_only(text: str) -> tuple[str, bool]:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import git as gitrepo
 from bot import outbound
 from bot.consistency import cross_check
 from bot.errors import InputError, InputErrors
@@ -83,6 +82,8 @@ def load_snapshot(path: Path, policy: Policy) -> Health:
 
 def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: str | None) -> Inputs:
     """The policy and flags file as the base commit has them, checked together."""
+    from bot import git as gitrepo  # imported where used: see bot/commands
+
     policy_text = gitrepo.read_file(repo, commit, policy_rel)
     if policy_text is None:
         raise InputError(f"{policy_rel}: not on the base branch ({commit[:12]}); commit it first")

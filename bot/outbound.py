@@ -22,10 +22,12 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from bot.health import Health
+if TYPE_CHECKING:  # only for annotations: importing bot.health costs the policy's parser
+    from bot.health import Health
+
 from bot.redact import PLACEHOLDERS, Kind, NearMiss, Redactor, RedactSettings, redactor_for
 
 SUGGESTION = (

@@ -28,7 +28,6 @@ from bot.decide import (
 )
 from bot.duration import format_duration
 from bot.policy import format_number
-from bot.redact import redactor_for
 from bot.terminal import printable
 
 CHANGES_SHOWN = 200  # rows of the changes table before the rest are only counted
@@ -67,14 +66,15 @@ def plan_to_text(plan: Plan, *, every: bool = False, colour: bool = False) -> st
     ``colour`` adds ANSI colours; the caller decides whether the output is a colour terminal.
     """
     paint = _painter(colour)
-    changes = _in_order(plan.changes)
+    by_action = _by_action(plan.decisions)
+    changes = [d for action in ACTIONS_IN_ORDER for d in by_action[action] if d.changed]
     holds = [d for d in plan.decisions if not d.changed]
-    lines = [paint(_headline(plan), _BOLD), _evaluated(plan), ""]
+    lines = [paint(_headline(by_action), _BOLD), _evaluated(plan), ""]
     if len(plan.decisions) > 1:
-        lines += [*_counts(plan, paint), ""]
+        lines += [*_counts(plan, by_action, paint), ""]
     signals = _signals(plan)
     if every:
-        shown = _in_order(plan.decisions)
+        shown = [d for action in ACTIONS_IN_ORDER for d in by_action[action]]
         lines.append(paint(f"All {_count(len(shown), 'decision')}", _BOLD))
         lines += _table(shown, signals, paint)
         lines.append("")
@@ -112,10 +112,17 @@ def _painter(colour: bool) -> _Paint:
     return paint
 
 
-def _headline(plan: Plan) -> str:
-    counts = Counter(d.action for d in plan.decisions)
+def _by_action(decisions: Sequence[Decision]) -> dict[Action, list[Decision]]:
+    """The decisions of each action, in plan order: rollbacks first, as people read them."""
+    # One pass per action with `is`: an enum's hash is Python code, and there may be 1,000,000.
+    return {action: [d for d in decisions if d.action is action] for action in ACTIONS_IN_ORDER}
+
+
+def _headline(by_action: dict[Action, list[Decision]]) -> str:
     moves = ", ".join(
-        f"{counts[action]:,} {action.value}" for action in ACTIONS_IN_ORDER if counts[action]
+        f"{len(by_action[action]):,} {action.value}"
+        for action in ACTIONS_IN_ORDER
+        if by_action[action]
     )
     return f"rampbot plan: {moves or 'no decisions'}"
 
@@ -131,12 +138,12 @@ def _evaluated(plan: Plan) -> str:
     )
 
 
-def _counts(plan: Plan, paint: _Paint) -> list[str]:
-    counts = Counter((d.feature, d.action) for d in plan.decisions)
+def _counts(plan: Plan, by_action: dict[Action, list[Decision]], paint: _Paint) -> list[str]:
+    counts = {action: Counter(d.feature for d in by_action[action]) for action in by_action}
     header = [_Cell("feature")] + [_Cell(a.value, right=True) for a in ACTIONS_IN_ORDER]
     rows = [
         [_Cell(_name(feature))]
-        + [_Cell(f"{counts[feature, action]:,}", right=True) for action in ACTIONS_IN_ORDER]
+        + [_Cell(f"{counts[action][feature]:,}", right=True) for action in ACTIONS_IN_ORDER]
         for feature in _unique(d.feature for d in plan.decisions)
     ]
     return _aligned(header, rows, paint)
@@ -237,13 +244,15 @@ def _hold_group(decision: Decision) -> str:
 
 def _alerts(plan: Plan, paint: _Paint) -> list[str]:
     seen: dict[tuple[str, str | None, str | None], int] = {}
-    for decision in plan.decisions:
+    for decision in plan.changes:
         if decision.action is Action.ROLLBACK:
             for alert in decision.alerts:
                 key = (alert.name, alert.severity, alert.summary)
                 seen[key] = seen.get(key, 0) + 1
     if not seen:
         return []
+    from bot.redact import redactor_for  # libphonenumber's import is slow; only alerts need it
+
     lines = [paint("Firing alerts that drove a rollback", _BOLD)]
     for (name, severity, summary), number in list(seen.items())[:ALERTS_SHOWN]:
         said = ""
@@ -290,11 +299,6 @@ def _name(name: str) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _in_order(decisions: Iterable[Decision]) -> list[Decision]:
-    rank = {action: index for index, action in enumerate(ACTIONS_IN_ORDER)}
-    return sorted(decisions, key=lambda d: rank[d.action])
 
 
 def _count(number: int, unit: str) -> str:

@@ -436,8 +436,10 @@ def _summary_paragraph(plan: Plan, *, base_commit: str | None) -> str:
 
 
 def _in_order(decisions: Iterable[Decision]) -> list[Decision]:
-    rank = {action: index for index, action in enumerate(ACTIONS_IN_ORDER)}
-    return sorted(decisions, key=lambda d: rank[d.action])
+    # One pass per action with `is` rather than a sort keyed on the action: an enum's hash is
+    # Python code, run once per decision (issue 14). The order within an action stays.
+    listed = list(decisions)
+    return [d for action in ACTIONS_IN_ORDER for d in listed if d.action is action]
 
 
 def _counts_table(plan: Plan) -> str:

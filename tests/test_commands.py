@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import bot
-from bot.commands import COMMANDS
+from bot.commands import COMMAND_MODULES
 from bot.commands.secret_variables import SECRET_URL_VARIABLES, SECRET_VARIABLES, secret
 
 PACKAGE = Path(bot.__file__).parent
-COMMAND_MODULES = {
-    Path(str(command.__file__)).stem  # type: ignore[attr-defined]
-    for command in COMMANDS.values()
-}
+EXAMPLE = PACKAGE.parent / "examples" / "demo"
+COMMAND_NAMES = {module.rpartition(".")[2] for module in COMMAND_MODULES.values()}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -30,17 +31,17 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("name", sorted(COMMAND_MODULES))
+@pytest.mark.parametrize("name", sorted(COMMAND_NAMES))
 def test_a_command_module_imports_no_other_command(name: str) -> None:
     imported = imported_modules(PACKAGE / "commands" / f"{name}.py")
-    others = {f"bot.commands.{other}" for other in COMMAND_MODULES - {name}}
+    others = {f"bot.commands.{other}" for other in COMMAND_NAMES - {name}}
     assert imported & others == set()
 
 
 def test_the_shared_shell_modules_import_no_command() -> None:
-    commands = {f"bot.commands.{name}" for name in COMMAND_MODULES}
+    commands = {f"bot.commands.{name}" for name in COMMAND_NAMES}
     for path in (PACKAGE / "commands").glob("*.py"):
-        if path.stem in COMMAND_MODULES or path.stem == "__init__":
+        if path.stem in COMMAND_NAMES or path.stem == "__init__":
             continue
         assert imported_modules(path) & commands == set(), path.name
 
@@ -62,3 +63,45 @@ def test_a_secret_is_read_only_when_listed() -> None:
     assert secret(environ, "RAMPBOT_REDIS_URL") is None
     with pytest.raises(ValueError, match="HOME is not in SECRET_VARIABLES"):
         secret(environ, "HOME")
+
+
+# What a command costs to start: its own libraries, not every command's (issue 14).
+CLIENT_LIBRARIES = ("github", "git", "redis", "requests", "prometheus_client")
+LOADED = """\
+import contextlib, io, sys
+with contextlib.redirect_stdout(io.StringIO()):
+    {run}
+print(*sorted(m for m in {names!r} if m in sys.modules))
+"""
+
+
+def loaded_after(code: str, *, cwd: Path) -> set[str]:
+    """Which of CLIENT_LIBRARIES and the command modules a fresh interpreter has after ``code``."""
+    names = (*CLIENT_LIBRARIES, *COMMAND_MODULES.values())
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED.format(run=code, names=names)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(result.stdout.split())
+
+
+def test_importing_the_command_line_imports_no_command_and_no_client(tmp_path: Path) -> None:
+    assert loaded_after("import bot.cli", cwd=tmp_path) == set()
+
+
+def test_a_plan_from_a_snapshot_outside_git_imports_only_what_it_uses(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "demo")
+    run = "from bot.cli import main; main(['plan', '--health', 'health.json'], environ={})"
+    assert loaded_after(run, cwd=tmp_path / "demo") == {"bot.commands.plan"}
+
+
+def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["--help"], environ={}) == 0
+    listed = capsys.readouterr().out
+    for name in COMMAND_MODULES:
+        assert f"    {name}" in listed

@@ -305,3 +305,16 @@ def test_a_second_rollback_keeps_the_first_hold_marker(indent):
     fresh = FlagChange(feature="receipts", tenant="globex", pct=5, hold="from 10%")
     added = json.loads(apply_changes(flags, [fresh]).text)
     assert added["features"]["receipts"]["tenants"]["globex"] == {"pct": 5, "hold": "from 10%"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(canonical_files(), st.sampled_from(["as dumped", "spaced", "crlf"]))
+def test_the_edited_flags_are_what_reading_the_written_file_gives(case, form):
+    # apply_changes builds the edited Flags from the edit, not by reading its text again.
+    text, changes = case
+    if form == "spaced":  # not json.dumps' layout: edited in place
+        text = text.replace('"pct": ', '"pct":  ')
+    elif form == "crlf":
+        text = text.replace("\n", "\r\n")
+    edited = apply_changes(parse_flags(text, source="flags.json"), changes)
+    assert edited == parse_flags(edited.text, source="flags.json")

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Mapping
-from types import ModuleType
 from typing import Protocol, cast
-
-from bot.commands import (
-    apply,
-    demo,
-    health,
-    history,
-    plan,
-    publish,
-    revert,
-    run,
-    serve,
-    validate,
-)
 
 
 class Command(Protocol):
@@ -29,20 +16,26 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, environ: Mapping[str, str]) -> int: ...
 
 
-def _command(module: ModuleType) -> Command:
-    return cast(Command, module)
-
-
-# In the order of a ramp's life: check, decide, propose, undo, publish, explain.
-COMMANDS: dict[str, Command] = {
-    "validate": _command(validate),
-    "health": _command(health),
-    "plan": _command(plan),
-    "apply": _command(apply),
-    "run": _command(run),
-    "serve": _command(serve),
-    "demo": _command(demo),
-    "revert": _command(revert),
-    "publish": _command(publish),
-    "history": _command(history),
+# In the order of a ramp's life: check, decide, propose, undo, publish, explain. A command's
+# module is imported when it runs, not before: PyGithub, GitPython, redis and requests take a
+# tenth of a second or more each to import, and `rampbot plan --health FILE` needs none (issue 14).
+COMMAND_MODULES: dict[str, str] = {
+    name: f"bot.commands.{name}"
+    for name in (
+        "validate",
+        "health",
+        "plan",
+        "apply",
+        "run",
+        "serve",
+        "demo",
+        "revert",
+        "publish",
+        "history",
+    )
 }
+
+
+def load(name: str) -> Command:
+    """The command named ``name``, its module imported now."""
+    return cast(Command, importlib.import_module(COMMAND_MODULES[name]))

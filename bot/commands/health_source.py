@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from bot import outbound
@@ -15,8 +16,10 @@ from bot.errors import InputError
 from bot.health import Health, HealthSource
 from bot.inputs import load_snapshot
 from bot.policy import Policy
-from bot.prometheus import Connection, PrometheusHealth
 from bot.urls import shown_url
+
+if TYPE_CHECKING:
+    from bot.prometheus import Connection
 
 URL_VARIABLE = "RAMPBOT_PROMETHEUS_URL"
 USER_VARIABLE = "RAMPBOT_PROMETHEUS_USER"
@@ -58,6 +61,9 @@ def prometheus_source(
     else:
         where = f"{policy_path}: prometheus.url"
     check_url(url, where=where)
+    # Imported here: requests and the Prometheus client are not needed for a snapshot file.
+    from bot.prometheus import PrometheusHealth
+
     return PrometheusHealth(
         prometheus_connection(url, policy, policy_path=policy_path, environ=environ)
     )
@@ -85,6 +91,8 @@ def prometheus_connection(
 ) -> Connection:
     """Connection settings: the policy's, with secrets from the environment only."""
     outbound.trust(url)
+    from bot.prometheus import Connection
+
     settings = policy.prometheus
     token = secret(environ, TOKEN_VARIABLE)
     user = environ.get(USER_VARIABLE) or None

@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot import git as gitrepo
 from bot import outbound
-from bot.change_log import Change, ledger
+from bot.change_log import Change
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
 from bot.decide import LastChange, Plan, decide, flags_tenants
@@ -23,7 +22,6 @@ from bot.health import Health
 from bot.inputs import Inputs, load_inputs
 from bot.last_change import FlagsVersion, last_changed
 from bot.plan_text import plan_to_text
-from bot.render import plan_json_pieces, plan_to_markdown
 from bot.steer import history_needed, steer
 from bot.terminal import EscapingStream
 
@@ -70,10 +68,21 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         modified_at=_modified_at(inputs.flags_path),
     )
     if args.format == "json":
+        from bot.render import plan_json_pieces  # imported where used: see bot/commands
+
+        # Every string in the pieces is cleaned (clean_data's way, once per distinct string):
+        # they skip the stream that cleans whole lines again, whose scan of a 100 MB document
+        # takes minutes. Control characters are still escaped below it.
+        stream: Any = sys.stdout
+        if isinstance(stream, outbound.RedactingStream):
+            stream.flush()
+            stream = stream.stream
         for piece in plan_json_pieces(plan, clean=outbound.clean):
-            sys.stdout.write(piece)
-        sys.stdout.write("\n")
+            stream.write(piece)
+        stream.write("\n")
     elif args.format == "markdown":
+        from bot.render import plan_to_markdown
+
         print(plan_to_markdown(plan), end="")
     else:
         # Colour for a person at a terminal, unless they said otherwise (https://no-color.org).
@@ -84,7 +93,7 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             # terminal, so the text is cleaned here and written past the streams that clean
             # and escape what is printed (bot/cli.py), which would escape the codes too.
             sys.stdout.flush()
-            stream: Any = sys.stdout
+            stream = sys.stdout
             while isinstance(stream, outbound.RedactingStream | EscapingStream):
                 stream = stream.stream
             stream.write(outbound.clean(text))
@@ -118,6 +127,10 @@ def make_plan(
     last_change: LastChange = {}
     changes: list[Change] = []
     if history is not None:
+        # Imported here: GitPython takes longer to import than a plan at 10 tenants takes.
+        from bot import git as gitrepo
+        from bot.change_log import ledger
+
         # From the window before the health was measured: a change after that is one the
         # health cannot have seen, whatever ``now`` says.
         measured_at = min(moment, health.evaluated_at or moment)
@@ -165,7 +178,12 @@ def _modified_at(path: Path) -> datetime | None:
 
 def history_here(inputs: Inputs) -> FlagsLocation | None:
     """The committed history of the flags file, when it lies in a git repository."""
-    repo = gitrepo.find_repository(Path.cwd())
+    here = Path.cwd().resolve()
+    if not any((folder / ".git").exists() for folder in (here, *here.parents)):
+        return None  # not in a repository: no need to import GitPython to learn it
+    from bot import git as gitrepo
+
+    repo = gitrepo.find_repository(here)
     if repo is None:
         return None
     try:
