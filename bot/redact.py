@@ -148,7 +148,7 @@ _IPV6 = re.compile(
 _VERSION_WORDS = (
     r"versions?|v|firmware|fw|sdk|step|steps|build|builds|release|releases|rel|"
     r"revision|rev|patch|hotfix|schema|chart|tag|kernel|bios|uefi|driver|"
-    r"library|lib|package|pkg|plugin|module|runtime|upgrade|upgraded|"
+    r"library|lib|package|pkg|plugin|module|model|runtime|upgrade|upgraded|"
     r"downgrade|downgraded|rollout|installed|pinned|section|sections|sec|sect|§|clause|chapter|"
     r"rule|paragraph|para|item|figure|fig|table|appendix|article|art|oid|mib|standard|iso|rfc"
 )
@@ -167,6 +167,18 @@ _UPGRADE_BEFORE = re.compile(
     r"(?i)\b(?:upgrade|upgraded|upgrading|downgrade|downgraded|update|updated|bump|bumped|"
     r"rolled back|pinned|migrated)\b(?:\s+[\w.-]+){0,3}?\s+(?:from|to)\s*v?$"
 )
+# A quad of one-digit leading parts (6.1.0.3, 2.1.0.14) is far likelier a version than one of the
+# few public addresses there; it counts as an address with an address word before it, or when it
+# is a well-known resolver.
+_ADDRESS_WORDS = re.compile(
+    r"(?i)\b(?:ips?|address(?:es)?|addr|hosts?|from|to|src|dst|source|destination|clients?|"
+    r"peers?|servers?|nodes?|gateway|upstream|downstream|via|at|ingress|egress|proxy|nat|dns|"
+    r"resolvers?|blocked|banned|allow(?:ed)?|den(?:y|ied)|scan(?:ner)?|logins?|connections?|"
+    r"connect(?:ing|ed)?|remote|origin|target|endpoint|listening|bind|bound|on)\b"
+    r"(?:\s+\S+){0,2}\s*[:=\[(]?\s*$"
+)
+_RESOLVERS = frozenset({"1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4", "9.9.9.9", "4.2.2.2"})
+_V_PREFIXED = re.compile(r"(?i)\bv((?:\d{1,3}\.){3})\d{1,3}\b")
 # The second of two versions: "from 2.1.0.13 to 2.1.0.14", "1.0.0.1, 1.0.0.2 and 1.0.0.3".
 _CHAIN_BETWEEN = re.compile(r"^\s*(?:to|->|→|=>|and|or|vs\.?|then|,|/|\+)\s*$", re.IGNORECASE)
 
@@ -192,11 +204,6 @@ _PHONE_WORDS = (
     r"téléphone|tél|portable|móvil|celular|teléfono|cellulare|numero|número"
 )
 _PHONE_CONTEXT = re.compile(rf"(?i)\b(?:{_PHONE_WORDS})\b|\btel:|☎|📞")
-# Words that make a phone number of what follows even after an id word: "user phone 0301234567".
-_STRONG_PHONE_CONTEXT = re.compile(
-    r"(?i)\b(?:call|phone|tel|telephone|mobile|cell|sms|whatsapp|fax|dial|callback|hotline|"
-    r"pager|telefon|handy|téléphone|portable)\b|\btel:"
-)
 _ID_WORDS = (
     r"order|orders|invoice|invoices|ticket|tickets|case|cases|incident|inc|id|ids|uid|gid|pid|"
     r"build|builds|version|commit|trace|span|request|req|txn|transaction|transactions|ref|"
@@ -336,7 +343,8 @@ class Redactor:
         digits = _digits(number)
         if not _PHONE_DIGITS[0] <= len(digits) <= _PHONE_DIGITS[1]:
             return Skip.NOT_A_NUMBER
-        before = text[max(0, start - _CONTEXT_CHARACTERS) : start]
+        # A marker left by an earlier pass is no phone word: redacting twice changes nothing.
+        before = _MARKERS.sub(" ", text[max(0, start - _CONTEXT_CHARACTERS) : start])
         after = text[start + len(number) + len(extension) :]
         international = number.startswith("+")
         groups = _DIGIT_RUNS.findall(number.replace("(0)", ""))  # +44 (0)20: a trunk prefix
@@ -344,11 +352,7 @@ class Redactor:
             between.strip() or " " for between in re.findall(r"[^\d()+]+", number.lstrip("+"))
         }
         if not international:
-            if (
-                _ID_BEFORE.search(before)
-                and not _STRONG_PHONE_CONTEXT.search(before[-16:])
-                and not number.startswith("(")
-            ):
+            if _ID_BEFORE.search(before) and not number.startswith("("):
                 return Skip.IDENTIFIER
             if _VERSION_JUST_BEFORE.search(before) or ("." in separators and len(separators) > 1):
                 return Skip.VERSION  # kernel 5.15.0-1051, firmware 2.1.0-14
@@ -420,22 +424,39 @@ def _ips(text: str) -> Iterator[tuple[int, int, Skip | None]]:
             if any(ch.isdigit() for ch in candidate) and _is_address(candidate, 6):
                 yield *match.span(), None
     versions_end = -1
+    # "1.2.3." of each version seen: 1.2.3.3 after v1.2.3.4 is one too.
+    families = {match.group(1) for match in _V_PREFIXED.finditer(text)}
     for match in _IPV4.finditer(text):
         if not _is_address(match.group(0), 4):
             continue
+        family = match.group(0).rpartition(".")[0] + "."
         start = match.start()
-        before = text[max(0, start - _CONTEXT_CHARACTERS) : start]
+        before = _MARKERS.sub(" ", text[max(0, start - _CONTEXT_CHARACTERS) : start])
         chained = versions_end >= 0 and _CHAIN_BETWEEN.match(text[versions_end:start])
         if (
             _VERSION_BEFORE.search(before)
             or _PRODUCT_BEFORE.search(before)
             or _UPGRADE_BEFORE.search(before)
             or chained
+            or family in families
+            or _version_shaped(match.group(0), before)
         ):
             versions_end = match.end()
+            families.add(family)
             yield *match.span(), Skip.VERSION
         else:
             yield *match.span(), None
+
+
+def _version_shaped(quad: str, before: str) -> bool:
+    """A quad such as 6.1.0.3 with no address word before it (see _ADDRESS_WORDS)."""
+    first, second = quad.split(".")[:2]
+    return (
+        len(first) == 1
+        and len(second) == 1
+        and quad not in _RESOLVERS
+        and not _ADDRESS_WORDS.search(before)
+    )
 
 
 def _is_address(candidate: str, version: int) -> bool:

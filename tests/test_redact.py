@@ -102,6 +102,9 @@ def test_redacts_each_kind(text: str, redacted: str) -> None:
         "load average 12.34 15.67 18.90",
         "kernel 5.15.0-1051-aws lockup",
         "lot 2024-11-0042 recalled",
+        "model 3.0.2.1 of the scorer",
+        "API v1.2.3.4 deprecated; clients on 1.2.3.3 warned",
+        "TLS p95 2.2s (agent 6.1.0.3)",
     ],
 )
 def test_leaves_look_alikes_alone(text: str) -> None:
@@ -111,6 +114,8 @@ def test_leaves_look_alikes_alone(text: str) -> None:
 def test_an_address_after_a_host_word_is_redacted_even_near_a_version_word() -> None:
     assert redact("firmware on 10.0.0.5 outdated") == "firmware on [ip] outdated"
     assert redact("client 203.0.113.45 sent 12.5% errors") == "client [ip] sent 12.5% errors"
+    # One-digit leading parts read as a version, unless an address word or a resolver says not.
+    assert redact("blocked 5.6.7.8 and 8.8.4.4") == "blocked [ip] and [ip]"
 
 
 def test_phone_regions_decide_national_numbers() -> None:
