@@ -244,3 +244,39 @@ def test_an_impossible_unquoted_date_is_an_error_not_a_crash():
         ".github/rampbot.yml: invalid YAML: month must be in 1..12; "
         "write dates as 2026-12-24 or 2026-12-24T18:00"
     )
+
+
+def test_redact_settings_are_read_with_their_defaults():
+    assert parse(POLICY_YAML).redact.phone_regions == ("US", "GB", "DE", "FR", "IN")
+    policy = parse(
+        POLICY_YAML
+        + "redact:\n  phone_regions: [gb, ie]\n  deny: ['acme\\.example']\n  allow: ['@\\dx\\.png']\n"
+    )
+    assert policy.redact.phone_regions == ("GB", "IE")
+    assert policy.redact.deny == (r"acme\.example",)
+    assert policy.redact.allow == (r"@\dx\.png",)
+
+
+@pytest.mark.parametrize(
+    ("redact", "message"),
+    [
+        (
+            "phone_regions: [US, XX]",
+            ".github/rampbot.yml: redact.phone_regions[1]: 'XX' is not a region libphonenumber "
+            "knows; use ISO 3166-1 codes such as GB or IN",
+        ),
+        (
+            "deny: ['(acme']",
+            ".github/rampbot.yml: redact.deny[0]: '(acme' is not a regular expression (missing ), "
+            "unterminated subpattern at position 0); fix it, or escape the special characters "
+            "(\\. for a dot, \\( for a bracket)",
+        ),
+        (
+            "allow: ['x', 'a*']",
+            ".github/rampbot.yml: redact.allow[1]: 'a*' matches the empty text, so everywhere; make "
+            "it need one character",
+        ),
+    ],
+)
+def test_redact_errors_name_the_entry_and_what_to_do(redact, message):
+    assert problems(POLICY_YAML + f"redact:\n  {redact}\n") == [message]
