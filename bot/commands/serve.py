@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from bot import git as gitrepo
+from bot import outbound
 from bot.commands.alert_worker import AlertWorker, Timing
 from bot.commands.context import Context, add_git_options, connect_github, git_identity
 from bot.commands.options import add_policy_option
@@ -27,6 +28,7 @@ from bot.webhook import Receiver, make_app, serve_forever
 HELP = "receive Alertmanager webhooks and open or update the rollback pull request at once"
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
+ANY_LISTEN = "0.0.0.0:9095"
 _LISTEN = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\s]+):(?P<port>[0-9]{1,5})$")
 
 
@@ -57,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    # Where serve listens is the operator's configuration, not anyone's personal data: its
+    # messages name these addresses as they are.
+    for address in (DEFAULT_LISTEN, ANY_LISTEN, args.listen):
+        outbound.trust(address)
     host, port = _listen(args.listen)
     token = secret(environ, WEBHOOK_TOKEN) or ""
     if not token.strip():
@@ -125,6 +131,6 @@ def _listen(text: str) -> tuple[str, int]:
     match = _LISTEN.match(text)
     if not match or not 0 < int(match.group("port")) < 65536:
         raise InputError(
-            f"--listen: {text!r} is not HOST:PORT (e.g. {DEFAULT_LISTEN}, 0.0.0.0:9095)"
+            f"--listen: {text!r} is not HOST:PORT (e.g. {DEFAULT_LISTEN}, {ANY_LISTEN})"
         )
     return match.group("host"), int(match.group("port"))
