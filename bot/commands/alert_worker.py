@@ -27,7 +27,7 @@ from bot.alertmanager import AlertEvent
 from bot.commands.branches import branch_state, carry_out
 from bot.commands.context import Context
 from bot.errors import ConflictError, GitHubError, InputError, RampbotError, ServiceError
-from bot.flags import parse_flags
+from bot.flags import Flags, parse_flags
 from bot.inputs import load_inputs_at, load_policy
 from bot.jsonlog import EventLog, LogWriter
 from bot.metrics import ServeMetrics
@@ -194,7 +194,9 @@ class AlertWorker:
         inputs = load_inputs_at(repo, base_sha, policy_rel=self._policy_rel, flags_rel=None)
         flags_rel = str(inputs.flags_path)
         remote_sha = gitrepo.resolve(repo, f"{context.remote}/{ROLLBACK_BRANCH}")
-        carried = self._carried(remote_sha, base_sha=base_sha, flags_rel=flags_rel)
+        carried = self._carried(
+            remote_sha, base_sha=base_sha, base_flags=inputs.flags, flags_rel=flags_rel
+        )
         result = plan_rollbacks(
             inputs.policy, inputs.flags, events=events, carried=carried, now=self._clock()
         )
@@ -240,21 +242,31 @@ class AlertWorker:
             self._metrics.rollbacks.labels("updated").inc()
         return result.verdicts, done.number
 
-    def _carried(self, remote_sha: str | None, *, base_sha: str, flags_rel: str) -> list[Carried]:
+    def _carried(
+        self, remote_sha: str | None, *, base_sha: str, base_flags: Flags, flags_rel: str
+    ) -> list[Carried]:
         """The rollbacks on the rollback branch's commit, to keep when it is built again."""
         context = self._context
         repo = context.repo
-        if remote_sha is None or gitrepo.foreign_commits(
-            repo, base=base_sha, head=remote_sha, identity=context.identity
-        ):
-            return []  # none, or a person's: next_steps leaves a person's branch alone
+        if remote_sha is None:
+            return []
+        ahead = gitrepo.commits_between(repo, base_sha, remote_sha)
+        if not ahead:
+            return []  # merged: the base holds its rollbacks (and a 5 MB file is not parsed)
+        if any(c.author_email.lower() != context.identity.email.lower() for c in ahead):
+            return []  # a person's commits: next_steps leaves the branch alone
         parents = gitrepo.parents_of(repo, remote_sha)
-        before_text = gitrepo.read_file(repo, parents[0], flags_rel) if parents else None
         after_text = gitrepo.read_file(repo, remote_sha, flags_rel)
-        if before_text is None or after_text is None:
+        if not parents or after_text is None:
             return []
         try:
-            before = parse_flags(before_text, source=f"{ROLLBACK_BRANCH}^:{flags_rel}")
+            if parents[0] == base_sha:  # built on this base: its file is parsed already
+                before = base_flags
+            else:
+                before_text = gitrepo.read_file(repo, parents[0], flags_rel)
+                if before_text is None:
+                    return []
+                before = parse_flags(before_text, source=f"{ROLLBACK_BRANCH}^:{flags_rel}")
             after = parse_flags(after_text, source=f"{ROLLBACK_BRANCH}:{flags_rel}")
         except InputError:
             return []  # not a file rampbot wrote: the new commit replaces it
