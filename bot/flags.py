@@ -290,11 +290,11 @@ def revision_of(text: str) -> int:
 def set_revision(text: str, revision: int) -> str:
     """The flags JSON text with its top-level ``revision`` set; only that value is rewritten."""
     document = json.loads(text)
-    if isinstance(document, dict) and type(document.get("revision")) is int:
-        if document["revision"] == revision:
-            # Already so (apply_changes raised it): json.loads is C, the span parser below is
-            # Python and takes seconds on a 5 MB file.
-            return text
+    current = document.get("revision") if isinstance(document, dict) else None
+    if type(current) is int and current == revision:
+        # Already so (apply_changes raised it): json.loads is C, the span parser below is
+        # Python and takes seconds on a 5 MB file.
+        return text
     original, crlf = _lf_only(text)
     editor = JsonEditor(original)
     _set_revision(editor, revision)
