@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+import stamina
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
@@ -37,7 +38,10 @@ _OVER_TIME = {"min": "min_over_time", "max": "max_over_time", "avg": "avg_over_t
 _OVER_TIME["last"] = "last_over_time"
 # Worth another try: the server or a proxy in front of it is busy or restarting.
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
-_BACKOFF_SECONDS = 0.5
+_BACKOFF_SECONDS = 0.5  # times the attempts so far
+# Connecting takes a round trip; the answer takes the query's time. A quarter of each request's
+# timeout for the connection leaves the rest to the answer.
+_CONNECT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,38 @@ class Connection:
     def budget(self) -> float:
         """Seconds a whole health read may take before it gives up: timeout x attempts."""
         return self.timeout.total_seconds() * (self.retries + 1)
+
+
+class _Retryable(Exception):
+    """A failure another attempt may not meet: no answer, no connection, 429 or 5xx."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+class _OutOfTime(Exception):
+    """The read's budget is spent before another attempt could start."""
+
+
+def attempt_timeouts(*, timeout: float, remaining: float) -> tuple[float, float] | None:
+    """(connect, read) timeouts for the next request, so that it ends within ``remaining``
+    seconds; None when nothing is left.
+
+    requests applies the two one after the other, so they share ``timeout`` (per request) and
+    together never exceed what is left of the read's budget.
+    """
+    limit = min(timeout, remaining)
+    if limit <= 0:
+        return None
+    connect = limit * _CONNECT_SHARE
+    return connect, limit - connect
+
+
+def backoff_wait(attempts: int, *, remaining: float) -> float:
+    """The pause before the next request after ``attempts`` failed ones, clipped to what is
+    left of the budget (the next request then finds none left and gives up)."""
+    return max(0.0, min(_BACKOFF_SECONDS * attempts, remaining))
 
 
 def window_query(signal: Signal, *, window: timedelta, step: timedelta) -> str:
@@ -92,12 +128,12 @@ class PrometheusHealth:
         connection: Connection,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.connection = connection
         self.requests_sent = 0  # every HTTP request, retries included
         self._clock = clock
-        self._sleep = sleep
+        # stamina's retries are counted and said in rampbot's own words, not logged by it.
+        stamina.instrumentation.set_on_retry_hooks(())
         self._last_response: requests.Response | None = None
         session = requests.Session()
         session.verify = connection.ca_bundle or True
@@ -218,47 +254,79 @@ class PrometheusHealth:
         """One instant query, retried while it is worth it and the budget lasts."""
         params = {} if at is None else {"time": f"{at:.3f}"}
         attempts = 0
-        while True:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
+
+        def wait(error: Exception) -> bool | float:
+            # stamina asks after each failed attempt: no retry for a final answer, and the
+            # wait clipped so that the next attempt still ends before the deadline.
+            if not isinstance(error, _Retryable):
+                return False
+            return backoff_wait(attempts, remaining=deadline - self._clock())
+
+        try:
+            for attempt in stamina.retry_context(
+                on=wait,
+                attempts=self.connection.retries + 1,
+                timeout=self.connection.budget,
+                wait_jitter=0.0,
+            ):
+                with attempt:
+                    timeouts = attempt_timeouts(
+                        timeout=self.connection.timeout.total_seconds(),
+                        remaining=deadline - self._clock(),
+                    )
+                    if timeouts is None:
+                        raise _OutOfTime
+                    attempts += 1
+                    return self._attempt(query, params=params, what=what, timeouts=timeouts)
+        except _OutOfTime:
+            raise ServiceError(
+                f"{self._where}: {what}: gave up after {self.connection.budget:g}s "
+                f"({attempts} attempts); raise prometheus.timeout or check the server"
+            ) from None
+        except _Retryable as error:
+            raise ServiceError(
+                f"{self._where}: {what}: {error.problem} (tried {attempts} times)"
+            ) from None
+        raise AssertionError("unreachable: stamina either returns or raises")
+
+    def _attempt(
+        self,
+        query: str,
+        *,
+        params: Mapping[str, str],
+        what: str,
+        timeouts: tuple[float, float],
+    ) -> list[dict[str, Any]]:
+        """One request; a failure worth another try raises _Retryable, any other ServiceError."""
+        self.requests_sent += 1
+        self._last_response = None
+        try:
+            result = self._client.custom_query(query, params=dict(params), timeout=timeouts)
+            return _checked(result, where=f"{self._where}: {what}")
+        except requests.Timeout:
+            raise _Retryable(f"no answer within {round(sum(timeouts), 1):g}s") from None
+        except requests.exceptions.SSLError as error:
+            # Another try cannot succeed: the certificate is what it is.
+            raise ServiceError(
+                f"{self._where}: {what}: cannot verify the server's certificate "
+                f"({_ssl_reason(error)}); set prometheus.ca_bundle to the PEM file of the "
+                "certificate authority that signed it"
+            ) from None
+        except requests.ConnectionError as error:
+            raise _Retryable(f"cannot connect ({_reason(error)})") from None
+        except PrometheusApiClientException:
+            status, message = _refusal(self._last_response)
+            if status not in _RETRY_STATUS and status < 500:
+                # The query itself is wrong: quote Prometheus, name the signal.
                 raise ServiceError(
-                    f"{self._where}: {what}: gave up after {self.connection.budget:g}s "
-                    f"({attempts} attempts); raise prometheus.timeout or check the server"
-                )
-            attempts += 1
-            self.requests_sent += 1
-            timeout = min(self.connection.timeout.total_seconds(), remaining)
-            self._last_response = None
-            try:
-                result = self._client.custom_query(query, params=params, timeout=timeout)
-                return _checked(result, where=f"{self._where}: {what}")
-            except requests.Timeout:
-                problem = f"no answer within {round(timeout, 1):g}s"
-            except requests.exceptions.SSLError as error:
-                # Another try cannot succeed: the certificate is what it is.
-                raise ServiceError(
-                    f"{self._where}: {what}: cannot verify the server's certificate "
-                    f"({_ssl_reason(error)}); set prometheus.ca_bundle to the PEM file of the "
-                    "certificate authority that signed it"
+                    f"{self._where}: {what}: query rejected (HTTP {status}): {message}"
                 ) from None
-            except requests.ConnectionError as error:
-                problem = f"cannot connect ({_reason(error)})"
-            except PrometheusApiClientException:
-                status, message = _refusal(self._last_response)
-                if status not in _RETRY_STATUS and status < 500:
-                    # The query itself is wrong: quote Prometheus, name the signal.
-                    raise ServiceError(
-                        f"{self._where}: {what}: query rejected (HTTP {status}): {message}"
-                    ) from None
-                problem = f"HTTP {status}: {message}"
-            except (ValueError, KeyError, TypeError):  # a body that is not Prometheus' API
-                raise ServiceError(
-                    f"{self._where}: {what}: the answer is not a Prometheus API response "
-                    f"({_body_start(self._last_response)}); check the URL points at Prometheus"
-                ) from None
-            if attempts > self.connection.retries:
-                raise ServiceError(f"{self._where}: {what}: {problem} (tried {attempts} times)")
-            self._sleep(max(0.0, min(_BACKOFF_SECONDS * attempts, deadline - self._clock())))
+            raise _Retryable(f"HTTP {status}: {message}") from None
+        except (ValueError, KeyError, TypeError):  # a body that is not Prometheus' API
+            raise ServiceError(
+                f"{self._where}: {what}: the answer is not a Prometheus API response "
+                f"({_body_start(self._last_response)}); check the URL points at Prometheus"
+            ) from None
 
     def _readings(
         self, result: Sequence[Mapping[str, Any]], *, signal: Signal, tenant_label: str

@@ -1,0 +1,63 @@
+"""The Prometheus read's time budget with plain values: however the server fails, the requests
+and the pauses between them fit in ``timeout x (retries + 1)``, as the README promises."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.prometheus import attempt_timeouts, backoff_wait
+
+
+def worst_case(timeout: float, retries: int, *, connect_delay: bool) -> tuple[float, int]:
+    """The time a read takes when every request uses all it is given (a silent server, or one
+    that accepts the connection at the last moment and then says nothing), and its requests."""
+    budget = timeout * (retries + 1)
+    spent = 0.0
+    attempts = 0
+    for _ in range(retries + 1):
+        timeouts = attempt_timeouts(timeout=timeout, remaining=budget - spent)
+        if timeouts is None:
+            break
+        connect, read = timeouts
+        spent += (connect if connect_delay else 0.0) + read
+        attempts += 1
+        if attempts == retries + 1:
+            break
+        spent += backoff_wait(attempts, remaining=budget - spent)
+    return spent, attempts
+
+
+@given(
+    timeout=st.floats(min_value=0.01, max_value=600),
+    retries=st.integers(min_value=0, max_value=10),
+    connect_delay=st.booleans(),
+)
+def test_a_failing_read_never_outlasts_its_budget(
+    timeout: float, retries: int, connect_delay: bool
+) -> None:
+    spent, attempts = worst_case(timeout, retries, connect_delay=connect_delay)
+    assert spent <= timeout * (retries + 1) * (1 + 1e-9)
+    assert 1 <= attempts <= retries + 1
+
+
+def test_the_defaults_a_silent_server_meets() -> None:
+    # 10 s per request, 2 retries: 30 s at most. Before the budget was clipped, a silent
+    # server kept a read 34 s; now the third request gets what the pauses left of it.
+    spent, attempts = worst_case(10.0, 2, connect_delay=True)
+    assert (round(spent, 6), attempts) == (30.0, 3)
+    assert attempt_timeouts(timeout=10.0, remaining=30.0) == (2.5, 7.5)
+    assert attempt_timeouts(timeout=10.0, remaining=8.5) == (2.125, 6.375)
+
+
+def test_each_request_shares_its_timeout_between_connecting_and_the_answer() -> None:
+    connect, read = attempt_timeouts(timeout=4.0, remaining=100.0) or (0.0, 0.0)
+    assert connect + read == 4.0
+    assert attempt_timeouts(timeout=4.0, remaining=0.0) is None
+    assert attempt_timeouts(timeout=4.0, remaining=-1.0) is None
+
+
+def test_a_pause_grows_with_the_attempts_and_never_passes_the_deadline() -> None:
+    assert [backoff_wait(n, remaining=60.0) for n in (1, 2, 3)] == [0.5, 1.0, 1.5]
+    assert backoff_wait(3, remaining=0.2) == 0.2
+    assert backoff_wait(1, remaining=-3.0) == 0.0
