@@ -15,7 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-_scan_value = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# One value from a position, through the public raw_decode (the C scanner underneath).
+_scan_value = json.JSONDecoder().raw_decode
 
 
 @dataclass(slots=True)

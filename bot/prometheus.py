@@ -39,8 +39,8 @@ _OVER_TIME["last"] = "last_over_time"
 # Worth another try: the server or a proxy in front of it is busy or restarting.
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
 _BACKOFF_SECONDS = 0.5  # times the attempts so far
-# Connecting takes a round trip; the answer takes the query's time. A quarter of each request's
-# timeout for the connection leaves the rest to the answer.
+# Connecting takes a round trip, the answer the query's time: near the deadline, a quarter of
+# what is left goes to connecting and the rest to the answer.
 _CONNECT_SHARE = 0.25
 
 
@@ -78,14 +78,18 @@ def attempt_timeouts(*, timeout: float, remaining: float) -> tuple[float, float]
     """(connect, read) timeouts for the next request, so that it ends within ``remaining``
     seconds; None when nothing is left.
 
-    requests applies the two one after the other, so they share ``timeout`` (per request) and
-    together never exceed what is left of the read's budget.
+    requests applies the two one after the other. The answer gets the whole ``timeout`` (per
+    request) while the budget allows connecting for up to as long again; near the deadline the
+    two share what is left, a quarter of it to connect.
     """
-    limit = min(timeout, remaining)
-    if limit <= 0:
+    read = min(timeout, remaining)
+    if read <= 0:
         return None
-    connect = limit * _CONNECT_SHARE
-    return connect, limit - connect
+    connect = min(read, remaining - read)
+    if connect < read * _CONNECT_SHARE:
+        connect = read * _CONNECT_SHARE
+        read -= connect
+    return connect, read
 
 
 def backoff_wait(attempts: int, *, remaining: float) -> float:
@@ -303,8 +307,10 @@ class PrometheusHealth:
         try:
             result = self._client.custom_query(query, params=dict(params), timeout=timeouts)
             return _checked(result, where=f"{self._where}: {what}")
+        except requests.ConnectTimeout:
+            raise _Retryable(f"no connection within {round(timeouts[0], 1):g}s") from None
         except requests.Timeout:
-            raise _Retryable(f"no answer within {round(sum(timeouts), 1):g}s") from None
+            raise _Retryable(f"no answer within {round(timeouts[1], 1):g}s") from None
         except requests.exceptions.SSLError as error:
             # Another try cannot succeed: the certificate is what it is.
             raise ServiceError(

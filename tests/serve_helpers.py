@@ -105,7 +105,7 @@ def serving(
         def ready() -> bool:
             return requests.get(f"{url}/healthz", timeout=1).status_code == 200
 
-        wait_ready(process, log, name, ready, seconds=30, settle=0.1)
+        wait_ready(process, log, name, ready, seconds=30, settle=0.1, port=port)
         return Serve(process=process, url=url, log_path=log)
 
     server = start_on_free_port(start)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +55,41 @@ def test_pushgateway_starts_on_another_port(
     assert gateway.port != taken_port
     assert gateway.process.poll() is None
     assert "# TYPE" in gateway.metrics_text()
+
+
+def test_a_port_belongs_to_the_process_listening_on_it(tmp_path: Path) -> None:
+    with socket.socket() as here:
+        here.bind(("127.0.0.1", 0))
+        here.listen(1)
+        port = int(here.getsockname()[1])
+        assert servers.owns_port(os.getpid(), port)
+        # Another process, another port: neither holds the other's.
+        other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        try:
+            assert not servers.owns_port(other.pid, port)
+        finally:
+            servers.stop_process(other)
+    assert not servers.owns_port(os.getpid(), port)  # closed: no one listens
+
+
+def test_a_server_answered_for_by_another_process_is_not_taken_for_ours(tmp_path: Path) -> None:
+    # The readiness probe succeeds (someone answers), the started process runs, but the port
+    # is held by another process: as when another test run's server took it first.
+    log = tmp_path / "server.log"
+    process = servers.launch([sys.executable, "-c", "import time; time.sleep(60)"], log)
+    with socket.socket() as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        stranger.listen(1)
+        port = int(stranger.getsockname()[1])
+        with pytest.raises(servers.PortTaken, match=f"another process answers on port {port}"):
+            servers.wait_ready(process, log, "server", lambda: True, seconds=5, port=port)
+    assert process.poll() is not None  # stopped, not left running
+
+
+def test_each_fixture_server_holds_its_own_port(
+    redis_server: redis_fixtures.RedisServer, request: pytest.FixtureRequest
+) -> None:
+    gateway = request.getfixturevalue("pushgateway")
+    assert servers.owns_port(redis_server.process.pid, redis_server.port)
+    assert servers.owns_port(gateway.process.pid, gateway.port)
+    assert not servers.owns_port(gateway.process.pid, redis_server.port)

@@ -206,15 +206,14 @@ def pre_commit(repository: Path, tmp_path: Path, *args: str) -> subprocess.Compl
 def test_the_hook_installed_by_pre_commit_rejects_a_bad_flags_file(
     flags_repository: Path, tmp_path: Path
 ) -> None:
-    # pre-commit builds the hook's own virtualenv from this repository, as a user's would;
-    # a clone of HEAD, since that is what `rev:` names.
-    rampbot = tmp_path / "rampbot"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(rampbot)], check=True)
+    # pre-commit builds the hook's own virtualenv from this repository, as a user's would.
+    # try-repo on the checkout itself: with uncommitted changes it installs them too (a shadow
+    # commit of the working tree), so the test sees the code under test, not HEAD.
     flags = flags_repository / "flags.json"
     flags.write_text(flags.read_text().replace('"pct": 5,', '"pct": 140,', 1))
     git(flags_repository, "add", "flags.json")
 
-    result = pre_commit(flags_repository, tmp_path, "try-repo", str(rampbot), "rampbot-validate")
+    result = pre_commit(flags_repository, tmp_path, "try-repo", str(ROOT), "rampbot-validate")
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "rampbot validate" in result.stdout
