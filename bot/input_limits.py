@@ -19,7 +19,9 @@ import yaml
 from bot.errors import InputError
 from bot.jsontext import line_of
 
-MAX_JSON_CHARACTERS = 32 * 1024 * 1024  # a flags file or snapshot; 100,000 tenants take 5 MB
+# A flags file or snapshot: 100,000 tenants x 10 features take 57 MB and 900,000 x 2 take 59 MB;
+# the limit is far above both, and the nesting and digit limits guard the parser on their own.
+MAX_JSON_CHARACTERS = 256 * 1024 * 1024
 MAX_YAML_CHARACTERS = 1024 * 1024  # a policy is a page or two
 MAX_DEPTH = 64  # levels of nested objects and arrays; rampbot's own files use at most 5
 MAX_DIGITS = 100  # digits in a row in a policy value; a float has 17 significant ones
