@@ -706,9 +706,14 @@ def test_git_missing_from_path_is_a_message(repo: Path) -> None:
 # --- Faults of the process: a reader that goes away, Ctrl-C, kill. ---
 
 
+def _interruptible() -> None:
+    """Ctrl-C as at a terminal: a suite started in the background inherits SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _rampbot_process(*args: str, cwd: Path, **options: object) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
-        [sys.executable, "-m", "bot", *args], cwd=cwd, **options
+        [sys.executable, "-m", "bot", *args], cwd=cwd, preexec_fn=_interruptible, **options
     )
 
 
