@@ -35,13 +35,3 @@ def _git_identity(
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "Test Author")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "author@example.com")
-
-
-@pytest.fixture(autouse=True)
-def _working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test ends where it started: ``rampbot -C DIR`` changes the process' directory.
-
-    A test that ran rampbot in a temporary directory it then deleted would otherwise leave
-    every later test in a directory that no longer exists (os.getcwd() fails).
-    """
-    monkeypatch.chdir(Path.cwd())

@@ -81,13 +81,7 @@ COMMAND = {"health.json": ("plan", "--health", "health.json")}
 
 
 def run(folder: Path, *argv: str) -> int:
-    # -C changes the process's directory; go back before the temporary folder is deleted, or
-    # every later test runs in a directory that no longer exists.
-    with (
-        contextlib.chdir(Path.cwd()),
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(io.StringIO()),
-    ):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return main(["-C", str(folder), *argv], environ={})
 
 
