@@ -57,7 +57,9 @@ def _no_commands(text: str, *, line_start: bool) -> str:
     if line_start:
         text = _COMMAND_START.sub(escape, text)
     text = _COMMAND_AFTER_NEWLINE.sub(escape, text)
-    return text.replace(_OLD_COMMAND, "#\\x23[")
+    # \u0023 rather than \x23: it is also a JSON escape, so a JSON document printed through
+    # here stays valid and reads back the same text.
+    return text.replace(_OLD_COMMAND, "#\\u0023[")
 
 
 class OutputClosed(Exception):

@@ -851,3 +851,33 @@ def test_github_failing_after_the_push_says_what_was_pushed_and_the_next_run_reu
     [pull] = open_pulls(github_double)
     assert pull.head == "rampbot/ramp"
     assert github_origin.resolve("refs/heads/rampbot/ramp") == pushed  # reused, not pushed again
+
+
+def test_json_output_stays_json_around_a_workflow_command(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The runner obeys `##[command]` anywhere in a line; its escape must still be JSON.
+    summary = "see ##[error]x, ::warning::y \u0085 \u202e"
+    health = json.loads((repo / "health.json").read_text(encoding="utf-8"))
+    health["alerts"] = [
+        {"alertname": "Bad##[group]", "severity": "critical", "tenant": "acme", "summary": summary}
+    ]
+    (repo / "health.json").write_text(json.dumps(health), encoding="utf-8")
+    for argv in (["plan", "--health", "health.json"], ["health", "--health", "health.json"]):
+        assert main(["-C", str(repo), *argv, "--format", "json"], environ={}) == 0
+        out = capsys.readouterr().out
+        assert "##[" not in out
+        assert summary in json.dumps(json.loads(out), ensure_ascii=False), argv[0]
+
+    flags = repo / "flags.json"
+    flags.write_text(flags.read_text(encoding="utf-8").replace('"pct": 10', '"pct": 25', 1))
+    subprocess.run(
+        ["git", "commit", "-q", "-am", "by hand"],
+        cwd=repo,
+        check=True,
+        env={**os.environ, "GIT_AUTHOR_NAME": "Mal ##[error]lory"},
+    )
+    assert main(["-C", str(repo), "history", "--format", "json"], environ={}) == 0
+    out = capsys.readouterr().out
+    assert "##[" not in out
+    assert "Mal ##[error]lory <[email]>" in {c["author"] for c in json.loads(out)["changes"]}

@@ -22,7 +22,7 @@ from bot.terminal import EscapingStream, printable, printable_lines
         ("a\u2028b\u2029c", "a\\u2028b\\u2029c"),  # line and paragraph separators
         ("::error::x", "\\x3a:error::x"),  # a workflow command at the start of a line
         ("  ::warning::x", "  \\x3a:warning::x"),  # the runner ignores leading blanks
-        ("x ##[error]y", "x #\\x23[error]y"),  # the older form, anywhere in a line
+        ("x ##[error]y", "x #\\u0023[error]y"),  # the older form, anywhere in a line
         ("café ü 東京 ▁▂█", "café ü 東京 ▁▂█"),  # printable non-ASCII stays
     ],
 )
