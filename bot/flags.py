@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import orjson
 
-from bot.errors import InputError, InputErrors
+from bot.errors import ConflictError, InputError, InputErrors
 from bot.jsontext import JsonEditor, indent_unit, line_at
 from bot.schema import check, format_path, parse_json
 
@@ -308,6 +308,67 @@ def _set_revision(editor: JsonEditor, revision: int) -> None:
         editor.replace(root.members["revision"], revision)
     else:
         editor.insert(root, {"revision": revision}, after="version")
+
+
+# A three-way line merge, as ``git merge-file -p CURRENT BASE OTHER``: the change BASE -> OTHER
+# applied to CURRENT, or None where lines conflict. The git adapter runs it; the flags logic
+# around it is here.
+LineMerge = Callable[[str, str, str], str | None]
+
+
+def undo_in_flags(
+    *,
+    path: str,
+    current: str | None,
+    merged: str | None,
+    parent: str | None,
+    describe: str,
+    merge_lines: LineMerge,
+) -> str:
+    """``current`` with the change ``parent`` -> ``merged`` undone, the revisions made equal first.
+
+    Every bot commit changes the ``revision`` line, so a revert conflicts there after any later
+    change; with the three revisions equal, only the tenant lines can conflict.
+    """
+    hint = (
+        f"{path}: cannot {describe}: later changes touch the same tenant lines; revert it by hand"
+    )
+    if (
+        current is None
+        or merged is None
+        or parent is None
+        or not _all_json(current, merged, parent)
+    ):
+        raise ConflictError(hint, file=path)
+    revision = revision_of(current)
+    current, merged, parent = (set_revision(text, revision) for text in (current, merged, parent))
+    result = merge_lines(current, merged, parent)
+    if result is None or not _all_json(result):  # lines merged cleanly can still leave a comma out
+        raise ConflictError(hint, file=path)
+    return result
+
+
+def revision_after_revert(text: str, *, path: str, base: str | None) -> str:
+    """A reverted flags file's text with ``revision`` at the base's plus one, if it changed.
+
+    rampbot publish never writes an older revision, so a revert moves it up, not back.
+    """
+    if base is None or text == base:
+        return text
+    if not _all_json(text, base):  # a clean line merge can still leave a comma out
+        raise ConflictError(
+            f"{path}: the revert leaves it invalid JSON; revert it by hand", file=path
+        )
+    return set_revision(text, revision_of(base) + 1)
+
+
+def _all_json(*texts: str) -> bool:
+    try:
+        for text in texts:
+            json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def unpublishable_edit(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import signal
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -21,7 +20,7 @@ import git
 
 from bot import outbound
 from bot.errors import ConflictError, InputError, ServiceError
-from bot.flags import revision_of, set_revision
+from bot.flags import revision_after_revert, undo_in_flags
 from bot.last_change import FlagsVersion
 from bot.urls import without_credentials
 
@@ -77,28 +76,49 @@ def _failure_message(error: git.GitCommandError) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Repository:
+    """A git repository rampbot works in; every git operation on it is a function of this module.
+
+    The rest of rampbot sees only ``top``: reading, committing and pushing go through the
+    functions below, so GitPython stays inside this module.
+    """
+
+    top: Path  # the top directory of the working tree
+    gitpython: git.Repo = field(repr=False, compare=False)  # for this module's functions only
+
+    @property
+    def git(self) -> git.cmd.Git:
+        """Runs git commands in this repository (``repo.git.log(...)``)."""
+        return self.gitpython.git
+
+
+def _repository(handle: git.Repo) -> Repository:
+    return Repository(top=Path(str(handle.working_tree_dir)), gitpython=handle)
+
+
 @_git_failures
-def open_repository(path: Path) -> git.Repo:
+def open_repository(path: Path) -> Repository:
     """Open the git repository containing ``path``."""
     try:
-        return git.Repo(path, search_parent_directories=True)
+        return _repository(git.Repo(path, search_parent_directories=True))
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(f"{path}: not inside a git repository") from None
 
 
 @_git_failures
-def find_repository(path: Path) -> git.Repo | None:
+def find_repository(path: Path) -> Repository | None:
     """The git repository containing ``path`` and with at least one commit, else None."""
     try:
-        repo = git.Repo(path, search_parent_directories=True)
+        handle = git.Repo(path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
-    return repo if repo.head.is_valid() else None
+    return _repository(handle) if handle.head.is_valid() else None
 
 
 @_git_failures
 def flags_versions(
-    repo: git.Repo, path: str, *, ref: str, since: datetime | None = None
+    repo: Repository, path: str, *, ref: str, since: datetime | None = None
 ) -> tuple[FlagsVersion | None, list[FlagsVersion]]:
     """The versions of ``path`` on ``ref``'s first-parent history, oldest first.
 
@@ -139,7 +159,7 @@ def flags_versions(
 _ABSENT = ("does not exist in", "exists on disk, but not in")
 
 
-def _file_at(repo: git.Repo, commit: str, path: str) -> str | None:
+def _file_at(repo: Repository, commit: str, path: str) -> str | None:
     try:
         return str(repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False))
     except git.GitCommandError as error:
@@ -182,13 +202,13 @@ class PushRejected(ConflictError):
 
 
 @_git_failures
-def has_remote(repo: git.Repo, remote: str) -> bool:
+def has_remote(repo: Repository, remote: str) -> bool:
     """Whether the repository has a remote of that name."""
-    return remote in [r.name for r in repo.remotes]
+    return remote in [r.name for r in repo.gitpython.remotes]
 
 
 @_git_failures
-def fetch(repo: git.Repo, *, remote: str, base: str, prefix: str = "rampbot/") -> None:
+def fetch(repo: Repository, *, remote: str, base: str, prefix: str = "rampbot/") -> None:
     """Fetch the base branch and every bot branch, so plans start from the latest base."""
     try:
         repo.git.fetch(
@@ -206,7 +226,7 @@ def fetch(repo: git.Repo, *, remote: str, base: str, prefix: str = "rampbot/") -
 
 
 @_git_failures
-def resolve(repo: git.Repo, ref: str) -> str | None:
+def resolve(repo: Repository, ref: str) -> str | None:
     """The commit ``ref`` names, or None if it does not exist."""
     try:
         return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}"))
@@ -215,7 +235,7 @@ def resolve(repo: git.Repo, ref: str) -> str | None:
 
 
 @_git_failures
-def commit_before(repo: git.Repo, *, ref: str, path: str, when: datetime) -> str | None:
+def commit_before(repo: Repository, *, ref: str, path: str, when: datetime) -> str | None:
     """The last commit on ``ref``'s first-parent history that changed ``path`` before ``when``."""
     sha = repo.git.rev_list(
         "-1", "--first-parent", f"--before={int(when.timestamp())}", ref, "--", path
@@ -225,7 +245,7 @@ def commit_before(repo: git.Repo, *, ref: str, path: str, when: datetime) -> str
 
 @_git_failures
 def dated_messages(
-    repo: git.Repo, *, ref: str, path: str, since: datetime
+    repo: Repository, *, ref: str, path: str, since: datetime
 ) -> list[tuple[datetime, str]]:
     """Each commit in ``ref``'s history that changed ``path`` since ``since``: when, message.
 
@@ -247,15 +267,15 @@ def dated_messages(
 
 
 @_git_failures
-def read_file(repo: git.Repo, commit: str, path: str) -> str | None:
+def read_file(repo: Repository, commit: str, path: str) -> str | None:
     """The text of ``path`` at ``commit``, or None if absent there."""
     return _file_at(repo, commit, path)
 
 
 @_git_failures
-def relative_path(repo: git.Repo, path: Path) -> str:
+def relative_path(repo: Repository, path: Path) -> str:
     """``path`` as git names it in ``repo``: relative to its top, with forward slashes."""
-    top = Path(str(repo.working_tree_dir)).resolve()
+    top = repo.top.resolve()
     try:
         return path.resolve().relative_to(top).as_posix()
     except ValueError:
@@ -264,7 +284,7 @@ def relative_path(repo: git.Repo, path: Path) -> str:
 
 @_git_failures
 def commit_file(
-    repo: git.Repo,
+    repo: Repository,
     *,
     parent: str,
     path: str,
@@ -288,12 +308,12 @@ def commit_file(
 
 
 @_git_failures
-def parents_of(repo: git.Repo, commit: str) -> list[str]:
+def parents_of(repo: Repository, commit: str) -> list[str]:
     return str(repo.git.rev_list("--parents", "-n", "1", commit)).split()[1:]
 
 
 @_git_failures
-def commits_between(repo: git.Repo, base: str, head: str) -> list[Commit]:
+def commits_between(repo: Repository, base: str, head: str) -> list[Commit]:
     """The commits on ``head`` that are not on ``base``, newest first."""
     output = repo.git.log(
         f"--format={_RECORD}%H{_FIELD}%an <%ae>{_FIELD}%ae{_FIELD}%B", f"{base}..{head}"
@@ -307,7 +327,7 @@ def commits_between(repo: git.Repo, base: str, head: str) -> list[Commit]:
 
 
 @_git_failures
-def first_parent_commits(repo: git.Repo, *, ref: str, limit: int = 2000) -> list[Commit]:
+def first_parent_commits(repo: Repository, *, ref: str, limit: int = 2000) -> list[Commit]:
     """The commits on ``ref``'s first-parent history, newest first (at most ``limit``)."""
     output = repo.git.log(
         "--first-parent",
@@ -324,13 +344,13 @@ def first_parent_commits(repo: git.Repo, *, ref: str, limit: int = 2000) -> list
 
 
 @_git_failures
-def diff(repo: git.Repo, old: str, new: str, *, path: str) -> str:
+def diff(repo: Repository, old: str, new: str, *, path: str) -> str:
     """The unified diff of ``path`` from commit ``old`` to commit ``new``."""
     return str(repo.git.diff(old, new, "--", path, strip_newline_in_stdout=False))
 
 
 @_git_failures
-def foreign_commits(repo: git.Repo, *, base: str, head: str, identity: Identity) -> list[Commit]:
+def foreign_commits(repo: Repository, *, base: str, head: str, identity: Identity) -> list[Commit]:
     """Commits on the bot's branch not authored by the bot: a person is working on it."""
     return [
         commit
@@ -340,7 +360,7 @@ def foreign_commits(repo: git.Repo, *, base: str, head: str, identity: Identity)
 
 
 @_git_failures
-def messages(repo: git.Repo, *, ref: str, path: str, limit: int = 500) -> list[str]:
+def messages(repo: Repository, *, ref: str, path: str, limit: int = 500) -> list[str]:
     """Messages of the commits reachable from ``ref`` that touched ``path``, newest first.
 
     All parents are followed, not only the first: a bot commit reaches the base branch as the
@@ -351,7 +371,7 @@ def messages(repo: git.Repo, *, ref: str, path: str, limit: int = 500) -> list[s
 
 
 @_git_failures
-def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str | None) -> None:
+def push(repo: Repository, *, remote: str, commit: str, branch: str, expected: str | None) -> None:
     """Point ``branch`` on the remote at ``commit`` if it is still at ``expected``.
 
     ``expected`` None means the branch must not exist yet. --force-with-lease with an explicit
@@ -381,7 +401,7 @@ def push(repo: git.Repo, *, remote: str, commit: str, branch: str, expected: str
 
 @_git_failures
 def revert_merge(
-    repo: git.Repo,
+    repo: Repository,
     *,
     onto: str,
     merge: str,
@@ -395,7 +415,8 @@ def revert_merge(
     With ``flags_path``, that file's ``revision`` goes up to ``onto``'s plus one instead of back
     (rampbot publish never writes an older revision), and a conflict in that file alone is
     merged again with the three ``revision`` values made equal, so that only the tenant lines
-    can conflict: later bot commits always change the ``revision`` line.
+    can conflict: later bot commits always change the ``revision`` line (bot/flags.py's
+    ``undo_in_flags`` and ``revision_after_revert``; only the line merge runs here).
     """
     parents = parents_of(repo, merge)
     mainline = ["-m", "1"] if len(parents) > 1 else []
@@ -414,14 +435,15 @@ def revert_merge(
                         f"cannot revert {merge[:12]} on {onto[:12]}: {_git_stderr(error)}; later "
                         "changes touch the same lines, so revert it by hand"
                     ) from None
-                _merge_flags(
-                    tree,
+                undone = undo_in_flags(
                     path=flags_path,
                     current=_file_at(repo, onto, flags_path),
                     merged=_file_at(repo, merge, flags_path),
                     parent=_file_at(repo, parents[0], flags_path) if parents else None,
                     describe=f"revert {merge[:12]} on {onto[:12]}",
+                    merge_lines=_merge_lines(tree),
                 )
+                _write(tree, flags_path, undone)
             if flags_path is not None:
                 _raise_revision(tree, path=flags_path, base=_file_at(repo, onto, flags_path))
             message_file = Path(scratch) / "message"
@@ -439,72 +461,44 @@ def revert_merge(
             repo.git.worktree("remove", "--force", worktree)
 
 
-def _merge_flags(
-    tree: git.Repo,
-    *,
-    path: str,
-    current: str | None,
-    merged: str | None,
-    parent: str | None,
-    describe: str,
-) -> None:
-    """Undo merged -> parent on current with ``git merge-file``, the revisions made equal first."""
-    hint = (
-        f"{path}: cannot {describe}: later changes touch the same tenant lines; revert it by hand"
-    )
-    if (
-        current is None
-        or merged is None
-        or parent is None
-        or not _all_json(current, merged, parent)
-    ):
-        raise ConflictError(hint, file=path)
-    revision = revision_of(current)
-    versions = [set_revision(text, revision) for text in (current, merged, parent)]
-    with tempfile.TemporaryDirectory(prefix="rampbot-merge-file-") as scratch:
-        names = []
-        for name, text in zip(("current", "merged", "parent"), versions, strict=True):
-            file = Path(scratch) / name
-            file.write_bytes(text.encode("utf-8"))
-            names.append(str(file))
-        try:
-            # git merge-file CURRENT BASE OTHER: the change base -> other (the inverse of the
-            # merge) applied to current; its exit status is the number of conflicts.
-            result = tree.git.merge_file("-p", *names, strip_newline_in_stdout=False)
-        except git.GitCommandError:
-            raise ConflictError(hint, file=path) from None
-    if not _all_json(str(result)):  # lines merged cleanly can still leave a comma out
-        raise ConflictError(hint, file=path)
-    Path(str(tree.working_tree_dir), path).write_bytes(str(result).encode("utf-8"))
-    tree.git.add("--", path)
+def _merge_lines(tree: git.Repo) -> Callable[[str, str, str], str | None]:
+    """``git merge-file -p CURRENT BASE OTHER`` on texts: the merged text, or None on conflict."""
 
+    def merge_lines(current: str, base: str, other: str) -> str | None:
+        with tempfile.TemporaryDirectory(prefix="rampbot-merge-file-") as scratch:
+            names = []
+            for name, text in zip(
+                ("current", "base", "other"), (current, base, other), strict=True
+            ):
+                file = Path(scratch) / name
+                file.write_bytes(text.encode("utf-8"))
+                names.append(str(file))
+            try:
+                # Its exit status is the number of conflicts.
+                return str(tree.git.merge_file("-p", *names, strip_newline_in_stdout=False))
+            except git.GitCommandError:
+                return None
 
-def _all_json(*texts: str) -> bool:
-    try:
-        for text in texts:
-            json.loads(text)
-    except ValueError:
-        return False
-    return True
+    return merge_lines
 
 
 def _raise_revision(tree: git.Repo, *, path: str, base: str | None) -> None:
-    """Set the reverted file's ``revision`` to the base's plus one, if the revert changed it."""
+    """Write the reverted file's raised ``revision`` (bot/flags.py decides it) into the tree."""
     file = Path(str(tree.working_tree_dir), path)
-    if base is None or not file.exists():
+    if not file.exists():
         return
     text = file.read_bytes().decode("utf-8")
-    if text == base:
-        return
-    if not _all_json(text, base):  # a clean line merge can still leave a comma out
-        raise ConflictError(
-            f"{path}: the revert leaves it invalid JSON; revert it by hand", file=path
-        )
-    file.write_bytes(set_revision(text, revision_of(base) + 1).encode("utf-8"))
+    raised = revision_after_revert(text, path=path, base=base)
+    if raised != text:
+        _write(tree, path, raised)
+
+
+def _write(tree: git.Repo, path: str, text: str) -> None:
+    Path(str(tree.working_tree_dir), path).write_bytes(text.encode("utf-8"))
     tree.git.add("--", path)
 
 
-def _mode_of(repo: git.Repo, commit: str, path: str) -> str:
+def _mode_of(repo: Repository, commit: str, path: str) -> str:
     listing = str(repo.git.ls_tree(commit, "--", path))
     return listing.split()[0] if listing else "100644"
 
@@ -516,7 +510,7 @@ def _git_stderr(error: git.GitCommandError) -> str:
 
 
 @_git_failures
-def init_repository(path: Path, *, branch: str, identity: Identity, date: datetime) -> git.Repo:
+def init_repository(path: Path, *, branch: str, identity: Identity, date: datetime) -> Repository:
     """Make ``path`` a git repository whose one commit, dated ``date``, holds its files."""
     repo = git.Repo.init(path, initial_branch=branch)
     env = {
@@ -526,4 +520,4 @@ def init_repository(path: Path, *, branch: str, identity: Identity, date: dateti
     }
     repo.git.add("--all")
     repo.git.commit("--no-verify", "-m", "Start the demo repository", env=env)
-    return repo
+    return _repository(repo)

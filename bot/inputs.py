@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot import outbound
 from bot.consistency import cross_check
@@ -13,6 +13,9 @@ from bot.files import read_text
 from bot.flags import Flags, parse_flags
 from bot.health import Health, parse_snapshot
 from bot.policy import Policy, parse_policy
+
+if TYPE_CHECKING:  # bot/git.py is imported where used: GitPython is slow to import
+    from bot.git import Repository
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ def load_snapshot(path: Path, policy: Policy) -> Health:
     return parse_snapshot(text, source=str(path), policy=policy)
 
 
-def load_inputs_at(repo: Any, commit: str, *, policy_rel: str, flags_rel: str | None) -> Inputs:
+def load_inputs_at(
+    repo: Repository, commit: str, *, policy_rel: str, flags_rel: str | None
+) -> Inputs:
     """The policy and flags file as the base commit has them, checked together."""
     from bot import git as gitrepo  # imported where used: see bot/commands
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import InputErrors
+from bot.errors import ConflictError, InputErrors
 from bot.flags import (
     FlagChange,
     _canonical_layout,
@@ -16,8 +16,10 @@ from bot.flags import (
     _edit_in_place,
     apply_changes,
     parse_flags,
+    revision_after_revert,
     revision_of,
     set_revision,
+    undo_in_flags,
     unpublishable_edit,
 )
 
@@ -318,3 +320,96 @@ def test_the_edited_flags_are_what_reading_the_written_file_gives(case, form):
         text = text.replace("\n", "\r\n")
     edited = apply_changes(parse_flags(text, source="flags.json"), changes)
     assert edited == parse_flags(edited.text, source="flags.json")
+
+
+# --- A revert's flags text (bot/flags.py decides it; bot/git.py only runs the line merge). ---
+
+REVERT_BASE = (
+    '{\n  "version": "flags-v1",\n  "revision": 7,\n  "features": {"receipts": {"pct": 0}}\n}\n'
+)
+
+
+def at(revision: int, pct: int) -> str:
+    return REVERT_BASE.replace('"revision": 7', f'"revision": {revision}').replace(
+        '"pct": 0', f'"pct": {pct}'
+    )
+
+
+def test_undo_in_flags_merges_with_the_three_revisions_made_equal() -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    def merge_lines(current: str, base: str, other: str) -> str | None:
+        seen.append((current, base, other))
+        return other.replace('"pct": 10', '"pct": 0')
+
+    result = undo_in_flags(
+        path="flags.json",
+        current=at(9, 25),
+        merged=at(8, 25),
+        parent=at(7, 10),
+        describe="revert abc on def",
+        merge_lines=merge_lines,
+    )
+    # Every version carries the current revision, so the revision line cannot conflict.
+    assert seen == [(at(9, 25), at(9, 25), at(9, 10))]
+    assert result == at(9, 0)
+
+
+@pytest.mark.parametrize(
+    ("current", "merged", "parent"),
+    [
+        (None, at(8, 25), at(7, 10)),
+        (at(9, 25), None, at(7, 10)),
+        (at(9, 25), at(8, 25), None),
+        ("{ not json", at(8, 25), at(7, 10)),
+        (at(9, 25), at(8, 25), "[1,"),
+    ],
+)
+def test_undo_in_flags_refuses_an_absent_or_broken_version(
+    current: str | None, merged: str | None, parent: str | None
+) -> None:
+    calls: list[str] = []
+    with pytest.raises(ConflictError) as raised:
+        undo_in_flags(
+            path="config/flags.json",
+            current=current,
+            merged=merged,
+            parent=parent,
+            describe="revert abc on def",
+            merge_lines=lambda current, base, other: calls.append(current) or current,
+        )
+    assert str(raised.value) == (
+        "config/flags.json: cannot revert abc on def: later changes touch the same tenant "
+        "lines; revert it by hand"
+    )
+    assert calls == []
+
+
+@pytest.mark.parametrize("merged_text", [None, '{"a": 1 "b": 2}'])
+def test_undo_in_flags_refuses_a_conflict_or_a_result_that_is_not_json(
+    merged_text: str | None,
+) -> None:
+    with pytest.raises(ConflictError, match=r"^flags\.json: cannot revert x: later changes"):
+        undo_in_flags(
+            path="flags.json",
+            current=at(9, 25),
+            merged=at(8, 25),
+            parent=at(7, 10),
+            describe="revert x",
+            merge_lines=lambda current, base, other: merged_text,
+        )
+
+
+def test_revision_after_revert_goes_above_the_base() -> None:
+    assert revision_after_revert(at(7, 10), path="flags.json", base=at(9, 25)) == at(10, 10)
+
+
+@pytest.mark.parametrize("base", [None, at(7, 10)])
+def test_revision_after_revert_leaves_an_unchanged_or_new_file(base: str | None) -> None:
+    assert revision_after_revert(at(7, 10), path="flags.json", base=base) == at(7, 10)
+
+
+def test_revision_after_revert_refuses_a_text_that_is_not_json() -> None:
+    with pytest.raises(ConflictError) as raised:
+        revision_after_revert('{"revision": 1,}', path="f.json", base=at(9, 25))
+    assert str(raised.value) == "f.json: the revert leaves it invalid JSON; revert it by hand"

@@ -6,7 +6,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import git
 import pytest
 
 from bot import git as gitrepo
@@ -96,14 +95,16 @@ def test_foreign_commits_are_those_not_by_the_bot(clone: Path) -> None:
     assert foreign.author == "Pat <pat@example.com>"
 
 
-def bot_commit(repo: git.Repo, parent: str, text: str, message: str = "later\n") -> str:
+def bot_commit(repo: gitrepo.Repository, parent: str, text: str, message: str = "later\n") -> str:
     """A commit by the bot on ``parent`` that sets flags.json to ``text``."""
     return gitrepo.commit_file(
         repo, parent=parent, path="flags.json", text=text, message=message, identity=BOT
     )
 
 
-def merge_step(clone: Path, text: str, *, message: str = "step\n") -> tuple[git.Repo, str]:
+def merge_step(
+    clone: Path, text: str, *, message: str = "step\n"
+) -> tuple[gitrepo.Repository, str]:
     """A bot commit setting flags.json to ``text`` on the clone's HEAD, merged into it (--no-ff)."""
     repo = gitrepo.open_repository(clone)
     step = bot_commit(repo, sh(clone, "rev-parse", "HEAD"), text, message)
@@ -152,7 +153,7 @@ def flags(revision: int, **pcts: int) -> str:
     return text
 
 
-def merged_step(clone: Path, text: str) -> tuple[git.Repo, str]:
+def merged_step(clone: Path, text: str) -> tuple[gitrepo.Repository, str]:
     """The clone's main with FLAGS committed, then ``text`` merged into it (--no-ff)."""
     repo = gitrepo.open_repository(clone)
     base = gitrepo.resolve(repo, "origin/main") or ""

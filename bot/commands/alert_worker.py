@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bot import git as gitrepo
 from bot import outbound
@@ -184,7 +183,7 @@ class AlertWorker:
         assert context.remote is not None
         github = context.github
         assert github is not None
-        root = Path(repo.working_tree_dir)
+        root = repo.top
         base = load_policy(root / self._policy_rel).base_branch
         gitrepo.fetch(repo, remote=context.remote, base=base)
         base_ref = f"{context.remote}/{base}"

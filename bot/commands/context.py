@@ -7,7 +7,6 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot import git as gitrepo
 from bot import outbound
@@ -41,7 +40,7 @@ def add_git_options(parser: argparse.ArgumentParser) -> None:
 class Context:
     """What one run works with, read once from the options and the environment."""
 
-    repo: Any  # git.Repo; typed loosely so this module needs no GitPython import
+    repo: gitrepo.Repository
     remote: str | None  # None: a local repository without that remote (dry runs only)
     identity: gitrepo.Identity
     github: PullRequests | None
@@ -55,7 +54,7 @@ def make_context(args: argparse.Namespace, environ: Mapping[str, str], *, dry_ru
     remote = args.remote if gitrepo.has_remote(repo, args.remote) else None
     if remote is None and not dry_run:
         raise InputError(
-            f"{repo.working_tree_dir}: no git remote {args.remote!r} to push to; add it, pass "
+            f"{repo.top}: no git remote {args.remote!r} to push to; add it, pass "
             "--remote NAME, or use --dry-run to see what rampbot would do"
         )
     return Context(

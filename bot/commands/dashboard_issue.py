@@ -55,7 +55,7 @@ def refresh_dashboard(
     *,
     plan: Plan,
     pulls: Sequence[tuple[str, int]],
-    repo: Any,
+    repo: gitrepo.Repository,
     ref: str,
     path: str,
     notified: Notified | None = None,
@@ -104,7 +104,7 @@ def _days(now: datetime) -> list[tuple[date, datetime]]:
     ]
 
 
-def _series(repo: Any, *, ref: str, path: str, plan: Plan) -> Mapping[str, Any]:
+def _series(repo: gitrepo.Repository, *, ref: str, path: str, plan: Plan) -> Mapping[str, Any]:
     tenants = {d.tenant for d in plan.decisions}
     features = list(dict.fromkeys(d.feature for d in plan.decisions))
     parsed: dict[str, Mapping[tuple[str, str], int]] = {}
@@ -126,7 +126,7 @@ def _series(repo: Any, *, ref: str, path: str, plan: Plan) -> Mapping[str, Any]:
     return rollout_series(snapshots, rollbacks, features=features)
 
 
-def _last_change(repo: Any, *, ref: str, path: str, plan: Plan) -> dict[str, str]:
+def _last_change(repo: gitrepo.Repository, *, ref: str, path: str, plan: Plan) -> dict[str, str]:
     """Each tenant's last change within the chart's days, as a date."""
     since = plan.evaluated_at - timedelta(days=CHART_DAYS)
     baseline, recent = gitrepo.flags_versions(repo, path, ref=ref, since=since)

@@ -7,7 +7,6 @@ redaction metrics).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from bot import git
 from bot.change_log import HistoryMetrics, MergedCommit, history_metrics
@@ -16,7 +15,7 @@ from bot.last_change import FlagsVersion
 
 
 def read_history(
-    repo: Any, path: str, *, ref: str
+    repo: git.Repository, path: str, *, ref: str
 ) -> tuple[FlagsVersion | None, list[FlagsVersion], dict[str, list[MergedCommit]]]:
     """The versions of the flags file on ``ref``, and what each merge among them brought in."""
     baseline, versions = git.flags_versions(repo, path, ref=ref)

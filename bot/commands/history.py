@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     repo = git.open_repository(path.resolve().parent)
     relative = git.relative_path(repo, path)
     if git.resolve(repo, args.ref) is None:
-        raise InputError(f"--ref {args.ref}: no such branch or commit in {repo.working_tree_dir}")
+        raise InputError(f"--ref {args.ref}: no such branch or commit in {repo.top}")
     baseline, versions, merged = read_history(repo, relative, ref=args.ref)
     if not versions:
         raise InputError(f"{path}: no commit on {args.ref} touches it; check --flags and --ref")

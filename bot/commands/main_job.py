@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from bot import git as gitrepo
 from bot.commands.branches import branch_state, carry_out, show
@@ -98,7 +97,7 @@ def run_once(
 ) -> RunResult:
     """Plan once from the latest base and carry the plan out on both branches."""
     repo = context.repo
-    root = Path(repo.working_tree_dir)
+    root = repo.top
     policy_rel = _relative(repo, args.policy)
     flags_rel_option = _relative(repo, args.flags) if args.flags is not None else None
     # The checkout's policy names the base branch; everything else is read from that branch.
@@ -236,7 +235,7 @@ def write_action_outputs(environ: Mapping[str, str], result: RunResult) -> None:
         actions.append_step_summary(Path(environ["GITHUB_STEP_SUMMARY"]), summary)
 
 
-def _relative(repo: Any, path: Path) -> str:
+def _relative(repo: gitrepo.Repository, path: Path) -> str:
     # Relative paths are from the repository's root, as in the policy and in workflows.
-    root = Path(repo.working_tree_dir)
+    root = repo.top
     return gitrepo.relative_path(repo, path if path.is_absolute() else root / path)

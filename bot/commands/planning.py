@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bot import outbound
 from bot.change_log import Change
@@ -25,11 +25,14 @@ from bot.plan_text import plan_to_text
 from bot.steer import history_needed, steer
 from bot.terminal import EscapingStream
 
+if TYPE_CHECKING:  # bot/git.py is imported where used: GitPython is slow to import
+    from bot.git import Repository
+
 
 class FlagsLocation(NamedTuple):
     """Where the flags file's history is read: a repository, a ref in it, the file's path."""
 
-    repo: Any  # git.Repo: only bot/git.py imports GitPython
+    repo: Repository
     ref: str
     path: str
 

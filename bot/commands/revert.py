@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from bot import git as gitrepo
 from bot.commands.context import add_git_options, make_context
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     context = make_context(args, environ, dry_run=args.dry_run)
     github = context.github
     repo = context.repo
-    policy = load_policy(Path(str(repo.working_tree_dir)) / args.policy)
+    policy = load_policy(repo.top / args.policy)
     if github is not None:
         original = github.get_pull_request(args.number)
         _check_revertible(original, repository=github.repository)
@@ -156,7 +154,9 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     return 0
 
 
-def _merged_in_history(repo: Any, *, number: int, base: str, remote: str | None) -> PullRequest:
+def _merged_in_history(
+    repo: gitrepo.Repository, *, number: int, base: str, remote: str | None
+) -> PullRequest:
     """Pull request ``number`` as the base branch's first-parent history shows its merge.
 
     GitHub's merge commit says `Merge pull request #N from OWNER/BRANCH` (the title follows);
@@ -221,7 +221,7 @@ def _check_revertible(pull: PullRequest, *, repository: str) -> None:
         )
 
 
-def _undone(repo: Any, merge: str) -> list[DecisionTrailer]:
+def _undone(repo: gitrepo.Repository, merge: str) -> list[DecisionTrailer]:
     """The bot decisions the merge brought in, from the trailers of its commits."""
     parents = gitrepo.parents_of(repo, merge)
     base = parents[0] if parents else None
@@ -232,7 +232,7 @@ def _undone(repo: Any, merge: str) -> list[DecisionTrailer]:
     return undone
 
 
-def _percentage_changes(repo: Any, merge: str, *, flags_path: str) -> list[str]:
+def _percentage_changes(repo: gitrepo.Repository, merge: str, *, flags_path: str) -> list[str]:
     parents = gitrepo.parents_of(repo, merge)
     before = effective_percentages(
         gitrepo.read_file(repo, parents[0], flags_path) if parents else None, ()

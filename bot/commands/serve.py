@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if args.coalesce < 0 or args.coalesce > 60:
         raise InputError(f"--coalesce: {args.coalesce} is not between 0 and 60 seconds")
     repo = gitrepo.open_repository(args.repo)
-    root = Path(str(repo.working_tree_dir))
+    root = repo.top
     if not gitrepo.has_remote(repo, args.remote):
         raise InputError(
             f"{root}: no git remote {args.remote!r} to push to; clone the repository there, "
