@@ -57,12 +57,17 @@ class Flags:
 
 
 class FlagChange(NamedTuple):
-    """Set ``feature``'s percentage for ``tenant``; ``hold`` sets the rollback marker."""
+    """Set ``feature``'s percentage for ``tenant``; ``hold`` sets the rollback marker.
+
+    ``resume`` deletes the marker instead and leaves the percentage as it is: people ticked
+    the tenant's Resume box on the ramp dashboard.
+    """
 
     feature: str
     tenant: str
     pct: int
     hold: str | None = None
+    resume: bool = False
 
 
 def parse_flags(text: str, *, source: str) -> Flags:
@@ -173,11 +178,17 @@ def _changed_features(
     """``features`` with ``changes`` made, as parse_flags would read the edited file."""
     tenants: dict[str, dict[str, TenantFlag]] = {}
     for change in changes:
+        if change.resume and change.tenant not in (features[change.feature].tenants or {}):
+            continue  # nothing to delete: the file is left as it is
         if change.feature not in tenants:
             tenants[change.feature] = dict(features[change.feature].tenants or {})
         before = tenants[change.feature].get(change.tenant) or TenantFlag()
+        if change.resume:
+            tenants[change.feature][change.tenant] = before._replace(hold=None)
+            continue
         tenants[change.feature][change.tenant] = _tenant_flag(
-            (change.pct, before.paused, change.hold or before.hold)
+            # The first rollback's marker stays, as in the file (_edit_in_place).
+            (change.pct, before.paused, before.hold if before.hold is not None else change.hold)
         )
     return {
         name: replace(feature, tenants=tenants[name]) if name in tenants else feature
@@ -228,7 +239,11 @@ def _edit_canonical(
     # The same result as _edit_in_place, in a tenth of the time at 100,000 tenants: new keys go
     # last, as the in-place edit inserts them, and "revision" goes after "version".
     for change in changes:
-        entry = document["features"][change.feature].setdefault("tenants", {})
+        feature = document["features"][change.feature]
+        if change.resume:
+            feature.get("tenants", {}).get(change.tenant, {}).pop("hold", None)
+            continue
+        entry = feature.setdefault("tenants", {})
         tenant = entry.setdefault(change.tenant, {})
         tenant["pct"] = change.pct
         if change.hold:
@@ -252,6 +267,10 @@ def _edit_in_place(text: str, changes: Iterable[FlagChange], *, revision: int) -
         feature = root.members["features"].members[change.feature]  # type: ignore[index]
         tenants = feature.members.get("tenants") if feature.members else None
         tenant = tenants.members.get(change.tenant) if tenants and tenants.members else None
+        if change.resume:
+            if tenant is not None and tenant.members and "hold" in tenant.members:
+                editor.remove(tenant, "hold")
+            continue
         if tenant is None or tenant.members is None:
             entry: dict[str, Any] = {"pct": change.pct}
             if change.hold:

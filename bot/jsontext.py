@@ -1,8 +1,9 @@
 """Find where each value sits in JSON text, so an edit rewrites only the bytes that change.
 
 Reviewers read the diff of flags.json, so rampbot never re-serialises the whole file: it
-replaces the text of the values that change and inserts new members in the style of their
-neighbours. Key order, indentation, inline arrays and the trailing newline stay as they were.
+replaces the text of the values that change, inserts new members in the style of their
+neighbours and deletes members with their separators. Key order, indentation, inline arrays and
+the trailing newline stay as they were.
 """
 
 from __future__ import annotations
@@ -157,6 +158,24 @@ class JsonEditor:
                 for key, value in members.items()
             )
         self.edits.append(TextEdit(anchor.end, anchor.end, text))
+
+    def remove(self, parent: Span, key: str) -> None:
+        """Delete member ``key`` of the object at ``parent``, with its comma and its line.
+
+        The member goes from the end of the one before it, or up to the start of the one after
+        it when it is the first: what is left reads as ``json.dumps`` or a person wrote it.
+        """
+        assert parent.members is not None
+        names = list(parent.members)
+        at = names.index(key)
+        member = parent.members[key]
+        if at > 0:
+            start, end = parent.members[names[at - 1]].end, member.end
+        elif len(names) > 1:
+            start, end = member.key_start, parent.members[names[1]].key_start
+        else:  # the only member: an empty object, "{}" as json.dumps writes it
+            start, end = parent.start + 1, parent.close
+        self.edits.append(TextEdit(start, end, ""))
 
     def result(self) -> str:
         """Return the text with every edit applied."""

@@ -234,6 +234,7 @@ tenant_entries = st.fixed_dictionaries(
         "pct": st.integers(0, 100),
         "paused": st.booleans(),
         "note": st.text(alphabet='ab é✓"\\{}', max_size=8),
+        "hold": st.just("rolled back from 25% (divergence > 0)"),
     },
 ).filter(bool)
 
@@ -270,6 +271,7 @@ def canonical_files(draw):
             ),
             draw(st.integers(0, 100)),
             draw(st.one_of(st.none(), st.just("rolled back from 5% (divergence > 0)"))),
+            resume=draw(st.booleans()),  # a ticked Resume box: the hold marker goes
         )
         for feature in features
         for _ in range(draw(st.integers(0, 3)))
