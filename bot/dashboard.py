@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot.decide import Action, Decision, Kind, Plan
+from bot.flags import MAX_TENANT_NAME, TENANT_NAME
 from bot.markdown import escape
 
 LABEL = "rampbot-dashboard"
@@ -29,9 +30,11 @@ _SPARKS = "▁▂▃▄▅▆▇█"
 
 STOP_TEXT = "Stop all step-ups"
 EVALUATE_TEXT = "Evaluate now"
-# A checkbox line: "- [x] text <!-- rampbot:what -->".
+RESUME_TEXT = "Resume"
+RESUME_SHOWN = 20  # Resume boxes written; the ticked ones first
+# A checkbox line: "- [x] text <!-- rampbot:what -->", "<!-- rampbot:resume FEATURE TENANT -->".
 _CHECKBOX = re.compile(r"^\s*[-*+]\s+\[(?P<mark>[^\]]{0,3})\]\s*(?P<rest>.*)$")
-_SWITCH = re.compile(r"<!--\s*rampbot:(?P<what>[a-z]+)\s*-->\s*$")
+_SWITCH = re.compile(r"<!--\s*rampbot:(?P<what>[a-z]+)(?P<names>(?:[ \t]+[^\s>]+)*)\s*-->\s*$")
 
 INTRO = """\
 rampbot keeps this issue up to date: it edits it on a run that changes what it shows, and reads
@@ -41,6 +44,9 @@ the boxes below on every run. Anyone who can edit issues in this repository can 
   policy; rollbacks and steps down still go through. Untick it to resume.
 - **Evaluate now**: ticking it edits the issue, which starts the ramp workflow at once (its
   `issues: edited` trigger); rampbot unticks it.
+- **Resume**, one box per tenant held after a rollback: the next ramp pull request deletes the
+  tenant's `hold` marker in the flags file; merging it lets the ramp go on. A tenant that
+  breaches again or has no data is not resumed while that lasts; its box stays ticked.
 """
 
 
@@ -58,6 +64,7 @@ class Switches:
 
     stop: bool = False
     evaluate: bool = False
+    resume: frozenset[tuple[str, str]] = frozenset()  # (feature, tenant) pairs ticked
     notes: tuple[str, ...] = ()
     notified: Notified = Notified()
 
@@ -103,6 +110,7 @@ def _read_notified(body: str) -> Notified:
 def read_switches(body: str) -> Switches:
     """The boxes ticked in a dashboard body; an unknown or malformed checkbox line is noted."""
     stop = evaluate = False
+    resume: set[tuple[str, str]] = set()
     notes: list[str] = []
     for number, line in enumerate(body.splitlines(), start=1):
         box = _CHECKBOX.match(line)
@@ -111,16 +119,31 @@ def read_switches(body: str) -> Switches:
         ticked = box["mark"] in ("x", "X")
         switch = _SWITCH.search(box["rest"])
         what = switch["what"] if switch else None
+        names = switch["names"].split() if switch else []
         if box["mark"] not in ("", " ", "x", "X"):
             what = None  # "[?]": neither ticked nor unticked
-        if what == "stop":
+        if what == "stop" and not names:
             stop = ticked
-        elif what == "evaluate":
+        elif what == "evaluate" and not names:
             evaluate = ticked
+        elif what == "resume" and len(names) == 2 and all(map(_usable_name, names)):
+            if ticked:
+                resume.add((names[0], names[1]))
         else:
             shown = line.strip()[:80]
             notes.append(f"line {number} ignored: {shown!r} is not a box rampbot reads")
-    return Switches(stop=stop, evaluate=evaluate, notes=tuple(notes), notified=_read_notified(body))
+    return Switches(
+        stop=stop,
+        evaluate=evaluate,
+        resume=frozenset(resume),
+        notes=tuple(notes),
+        notified=_read_notified(body),
+    )
+
+
+def _usable_name(name: str) -> bool:
+    """A feature or tenant name flags.json may hold ($defs/name)."""
+    return len(name) <= MAX_TENANT_NAME and TENANT_NAME.match(name) is not None
 
 
 @dataclass(frozen=True)
@@ -207,6 +230,9 @@ class DashboardView:
     last_change: Mapping[str, str] = field(default_factory=dict)  # tenant -> "2026-11-26"
     series: Mapping[str, Sequence[DayPoint]] = field(default_factory=dict)
     stop: bool = False  # the Stop box as people left it
+    resume: frozenset[tuple[str, str]] = frozenset()  # the Resume boxes people ticked
+    # (feature, tenant) pairs with a hold marker in the flags file on the base branch.
+    held: frozenset[tuple[str, str]] = frozenset()
     notes: tuple[str, ...] = ()  # lines rampbot ignored
     notified: Notified = Notified()
 
@@ -226,10 +252,13 @@ NOT_STEADY = (
     Kind.LIMIT.value,
     Kind.NO_DATA.value,
     Kind.PAUSED.value,
+    Kind.RESUMED.value,
 )
 
 
-STABLE_REASONS = frozenset({Kind.HELD, Kind.FROZEN, Kind.RING, Kind.LIMIT, Kind.PAUSED})
+STABLE_REASONS = frozenset(
+    {Kind.HELD, Kind.FROZEN, Kind.RING, Kind.LIMIT, Kind.PAUSED, Kind.RESUMED}
+)
 
 
 def render_dashboard(plan: Plan, view: DashboardView, *, limit: int = BODY_LIMIT) -> str:
@@ -242,7 +271,7 @@ def render_dashboard(plan: Plan, view: DashboardView, *, limit: int = BODY_LIMIT
         MARKER,
         f"<!-- rampbot:notified {notified} -->",
         INTRO,
-        _switches(view),
+        _switches(plan, view),
         _counts(plan),
         _not_steady(plan),
         _pulls(view),
@@ -259,7 +288,7 @@ def render_dashboard(plan: Plan, view: DashboardView, *, limit: int = BODY_LIMIT
     return text
 
 
-def _switches(view: DashboardView) -> str:
+def _switches(plan: Plan, view: DashboardView) -> str:
     stop = "x" if view.stop else " "
     lines = [
         "### Steer",
@@ -267,9 +296,54 @@ def _switches(view: DashboardView) -> str:
         f"- [{stop}] {STOP_TEXT} <!-- rampbot:stop -->",
         f"- [ ] {EVALUATE_TEXT} <!-- rampbot:evaluate -->",
     ]
+    lines.extend(_resume_boxes(plan, view))
     for note in view.notes[:NAMES_SHOWN]:
         lines.append(f"\n> {escape(note, limit=200)}")
     return "\n".join(lines) + "\n"
+
+
+def _resume_boxes(plan: Plan, view: DashboardView) -> list[str]:
+    """A box per tenant held after a rollback; a ticked one stays while its marker does."""
+    kinds = {
+        (d.feature, d.tenant): d
+        for d in plan.decisions
+        if d.kind is Kind.HELD or d.kind is Kind.RESUMED
+    }
+    # A tick on a tenant that breaches again stays, to resume once it is only held again.
+    waiting = sorted(pair for pair in view.resume & view.held if pair not in kinds)
+    others = (
+        {
+            (d.feature, d.tenant): _label(d)
+            for d in plan.decisions
+            if (d.feature, d.tenant) in view.resume
+        }
+        if waiting
+        else {}
+    )
+    pairs = [*waiting, *kinds]
+    if not pairs:
+        return []
+    ticked = {pair for pair in pairs if pair in view.resume or pair in waiting}
+    ticked |= {pair for pair, d in kinds.items() if d.kind is Kind.RESUMED}
+    pairs.sort(key=lambda pair: pair not in ticked)  # stable: ticked first, then plan order
+    lines = ["", "Held after a rollback (tick to resume):", ""]
+    for feature, tenant in pairs[:RESUME_SHOWN]:
+        mark = "x" if (feature, tenant) in ticked else " "
+        decision = kinds.get((feature, tenant))
+        if decision is not None:
+            why = escape(decision.note, limit=100)
+        else:
+            why = f"not resumed while it is {others.get((feature, tenant), 'not in the plan')}"
+        lines.append(
+            f"- [{mark}] {RESUME_TEXT} {escape(tenant, limit=60)} ({escape(feature, limit=30)}): "
+            f"{why} <!-- rampbot:resume {feature} {tenant} -->"
+        )
+    if len(pairs) > RESUME_SHOWN:
+        lines.append(
+            f"- …and {len(pairs) - RESUME_SHOWN:,} more held tenants: delete their `hold` "
+            "markers in the flags file to resume them"
+        )
+    return lines
 
 
 def _counts(plan: Plan) -> str:

@@ -119,6 +119,9 @@ class Kind(Enum):
     BREACH = "breach"
     NO_DATA = "no data"  # a hold, or a rollback under ``no_data: rollback``
     HELD = "held after a rollback"  # the tenant's hold marker is set
+    # Held after a rollback, and people ticked its Resume box on the ramp dashboard: the ramp
+    # pull request deletes the marker; the percentage stays until a run after the merge.
+    RESUMED = "resumed"
     STALE = "health older than the change"  # measured before the percentage was set
     BAKING = "baking"  # changed less than the bake time ago
     HEALTHY = "healthy"
@@ -212,6 +215,13 @@ def _reasons(decision: Decision) -> tuple[str, ...]:
             f"features.{feature}.tenants.{tenant}.hold to resume the ramp",
             *healthy,
         )
+    if kind is Kind.RESUMED:
+        return (
+            f"held after a rollback ({decision.note}); its Resume box on the ramp dashboard is "
+            f"ticked: this change deletes features.{feature}.tenants.{tenant}.hold, and the "
+            "ramp goes on after the merge",
+            *healthy,
+        )
     if kind is Kind.STALE:
         assert decision.changed_at is not None
         return (
@@ -288,25 +298,34 @@ class Plan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.changes)
+        """Whether the plan edits the flags file: a percentage, or a hold marker deleted."""
+        return bool(self.changes) or bool(self.resumed)
 
     @cached_property
     def changes(self) -> tuple[Decision, ...]:
         """The decisions that change a percentage; worked out once, as every renderer asks."""
         return tuple(decision for decision in self.decisions if decision.changed)
 
+    @cached_property
+    def resumed(self) -> tuple[Decision, ...]:
+        """The held tenants whose hold marker this plan deletes (Kind.RESUMED)."""
+        return tuple(decision for decision in self.decisions if decision.kind is Kind.RESUMED)
+
     def flag_changes(self) -> list[FlagChange]:
         """The edits to flags.json this plan makes; a rollback leaves a hold marker."""
         return [
-            FlagChange(
-                feature=decision.feature,
-                tenant=decision.tenant,
-                pct=decision.to_pct,
-                hold=(decision.hold or _hold_marker(decision))
-                if decision.action is Action.ROLLBACK
-                else None,
-            )
-            for decision in self.changes
+            *(
+                FlagChange(
+                    feature=decision.feature,
+                    tenant=decision.tenant,
+                    pct=decision.to_pct,
+                    hold=(decision.hold or _hold_marker(decision))
+                    if decision.action is Action.ROLLBACK
+                    else None,
+                )
+                for decision in self.changes
+            ),
+            *(FlagChange(d.feature, d.tenant, pct=d.from_pct, resume=True) for d in self.resumed),
         ]
 
 

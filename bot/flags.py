@@ -129,6 +129,16 @@ def _feature(entry: Mapping[str, Any]) -> FeatureFlag:
     )
 
 
+def held_tenants(flags: Flags) -> frozenset[tuple[str, str]]:
+    """The (feature, tenant) pairs whose hold marker is set."""
+    return frozenset(
+        (name, tenant)
+        for name, feature in flags.features.items()
+        for tenant, entry in (feature.tenants or {}).items()
+        if entry.hold is not None
+    )
+
+
 def apply_changes(flags: Flags, changes: Iterable[FlagChange]) -> Flags:
     """Return the flags with ``changes`` made and the revision raised by one.
 

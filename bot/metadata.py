@@ -38,6 +38,11 @@ def _decision_entry(decision: Decision) -> list[Any]:
     ]
 
 
+def _resumed(plan: Plan) -> list[list[str]]:
+    """The (feature, tenant) pairs whose hold marker the plan deletes, sorted."""
+    return sorted([d.feature, d.tenant] for d in plan.resumed)
+
+
 def plan_fingerprint(plan: Plan, *, base_commit: str) -> str:
     """What a ramp pull request claims, hashed: base commit, queries and every decision.
 
@@ -50,6 +55,8 @@ def plan_fingerprint(plan: Plan, *, base_commit: str) -> str:
         "queries": _query_hashes(plan),
         "decisions": sorted(_decision_entry(d) for d in plan.decisions),
     }
+    if plan.resumed:  # a deleted hold marker moves no percentage: the entries do not show it
+        claim["resumed"] = _resumed(plan)
     canonical = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -73,6 +80,8 @@ def changes_fingerprint(plan: Plan) -> str:
         ]
         for decision in plan.changes
     )
+    if plan.resumed:
+        claim.append(["resumed", _resumed(plan)])
     canonical = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -93,6 +102,8 @@ def metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
         "decisions_total": len(plan.decisions),
         "decisions": [],
     }
+    if plan.resumed:
+        document["resumed"] = _resumed(plan)
     used = len(_comment(document))
     for decision in [*plan.changes, *(d for d in plan.decisions if not d.changed)]:
         entry = _decision_entry(decision)

@@ -215,6 +215,8 @@ def why(decision: Decision) -> str:
         return "baking: changed after the evaluation time"
     if kind is Kind.HELD:
         return f"held after a rollback: {printable(decision.note)}"
+    if kind is Kind.RESUMED:
+        return f"resumed from the dashboard: deletes the hold ({printable(decision.note)})"
     if kind is Kind.CRITICAL and decision.alerts:
         return "alert " + ", ".join(printable(alert.name) for alert in decision.alerts)
     if kind is Kind.NO_DATA:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from bot.decide import Action, Plan
+from bot.decide import Action, Kind, Plan
 from bot.flags import Flags, apply_changes, set_revision
 from bot.last_change import effective_percentages
 from bot.metadata import body_fingerprint, changes_fingerprint
@@ -232,6 +232,8 @@ def split(plan: Plan) -> dict[str, Plan | None]:
     """The part of the plan each branch carries; None where a branch has nothing to change.
 
     Each part keeps the decisions that change nothing, so its body still shows every tenant.
+    A hold marker deleted by a ticked Resume box goes with the ramp branch: on the rollback
+    branch that tenant is held as before.
     """
     parts: dict[str, Plan | None] = {}
     for branch, actions in _BRANCH_ACTIONS.items():
@@ -240,6 +242,10 @@ def split(plan: Plan) -> dict[str, Plan | None]:
             for decision in plan.decisions
             if not decision.changed or decision.action in actions
         )
+        if branch != RAMP_BRANCH and plan.resumed:
+            decisions = tuple(
+                d._replace(kind=Kind.HELD) if d.kind is Kind.RESUMED else d for d in decisions
+            )
         part = replace(plan, decisions=decisions)
         parts[branch] = part if part.changed else None
     return parts

@@ -330,6 +330,8 @@ def _title(plan: Plan, *, detail: int) -> str:
         moved = [d for d in plan.changes if d.action is action]
         if moved:
             parts.append(_title_part(verb, moved, detail=detail))
+    if plan.resumed:
+        parts.append(_title_part("resume", plan.resumed, detail=detail))
     holds = sum(d.action is Action.HOLD for d in plan.decisions)
     if holds or not parts:
         one_feature = len({d.feature for d in plan.decisions}) <= 1
@@ -346,8 +348,9 @@ def _title_part(verb: str, decisions: Sequence[Decision], *, detail: int) -> str
         feature_text = ", ".join(title_text(f, limit=30) for f in features)
     else:
         feature_text = _count(len(features), "feature")
-    # A rollback's target is in the table; its title has room for the reason instead.
-    target = f" to {targets.pop()}%" if len(targets) == 1 and verb != "rollback" else ""
+    # A rollback's target is in the table (its title has room for the reason instead); a
+    # resume moves no percentage.
+    target = f" to {targets.pop()}%" if len(targets) == 1 and verb in ("ramp", "step down") else ""
     if detail == 3 or (detail and len(tenants) <= 3) or len(tenants) == 1:
         tenant_text = ", ".join(title_text(t, limit=30) for t in tenants)
     else:
@@ -430,7 +433,18 @@ def _summary_paragraph(plan: Plan, *, base_commit: str | None) -> str:
     if why:
         more = len(plan.changes) - len(why)
         text += " Why: " + "; ".join(why) + (f"; and {more:,} more" if more > 0 else "") + "."
-    elif not plan.changed:
+    if plan.resumed:
+        names = ", ".join(
+            f"{escape(d.tenant, limit=40)} ({escape(d.feature, limit=30)})"
+            for d in plan.resumed[:NAMES_SHOWN]
+        )
+        more = len(plan.resumed) - NAMES_SHOWN
+        text += (
+            f" Resumes {names}{f' and {more:,} more' if more > 0 else ''}: their Resume box is "
+            "ticked on the ramp dashboard, so this deletes their `hold` markers; they step up "
+            "on a run after the merge."
+        )
+    if not plan.changed:
         text += " Nothing changes in the flags file."
     return text + "\n"
 

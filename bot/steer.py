@@ -11,7 +11,7 @@ window, the ring rule, ``steps_per_day``, ``tenants_per_run``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -50,11 +50,13 @@ def steer(
     now: datetime,
     changes: Sequence[Change],
     stopped: bool = False,
+    resume: Collection[tuple[str, str]] = (),
 ) -> Plan:
     """Hold the steps up that a switch, window, ring or limit holds back; the rest as decided.
 
     ``changes`` are the changes of percentages on the base branch, at least ``history_needed``
-    back; ``stopped`` says the ramp dashboard's "Stop all step-ups" box is ticked.
+    back; ``stopped`` says the ramp dashboard's "Stop all step-ups" box is ticked; ``resume``
+    are the (feature, tenant) pairs whose Resume box is ticked there.
     """
     changes = [change for change in changes if change.at <= now]
     decisions = list(plan.decisions)
@@ -107,7 +109,17 @@ def steer(
 
     for index, (kind, note) in held.items():
         decisions[index] = _hold(decisions[index], kind, note)
-    if not held and not ring_statuses:
+    # Deleting a hold marker moves no percentage, so no switch, window or limit holds it back;
+    # only a tenant held by its marker alone resumes: one that breaches again or has no data
+    # now is decided by that first, and its box waits for a run where it is only held.
+    resumed = 0
+    if resume:
+        wanted = set(resume)
+        for index, decision in enumerate(decisions):
+            if decision.kind is Kind.HELD and (decision.feature, decision.tenant) in wanted:
+                decisions[index] = decision._replace(kind=Kind.RESUMED)
+                resumed += 1
+    if not held and not ring_statuses and not resumed:
         return plan
     return replace(plan, decisions=tuple(decisions), rings=ring_statuses)
 

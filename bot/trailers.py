@@ -114,16 +114,21 @@ def commit_message(
     ``redacted``: how many spans of each kind the pull request had taken out.
     """
     changes = plan.changes
-    subject = "rampbot: " + ", ".join(
-        f"{d.feature} {d.tenant} {d.from_pct}->{d.to_pct}%" for d in changes[:3]
-    )
-    if len(changes) > 3:
-        subject += f" and {len(changes) - 3} more"
+    named = [f"{d.feature} {d.tenant} {d.from_pct}->{d.to_pct}%" for d in changes[:3]]
+    named += [f"{d.feature} {d.tenant} resumed" for d in plan.resumed[: 3 - len(named)]]
+    subject = "rampbot: " + ", ".join(named)
+    if len(changes) + len(plan.resumed) > len(named):
+        subject += f" and {len(changes) + len(plan.resumed) - len(named)} more"
     lines = [subject, ""]
     for decision in changes:
         lines.append(
             f"- {decision.action.value} {decision.feature} for {decision.tenant}: "
             f"{decision.from_pct}% -> {decision.to_pct}% ({'; '.join(decision.reasons[:2])})"
+        )
+    for decision in plan.resumed:
+        lines.append(
+            f"- resume {decision.feature} for {decision.tenant}: hold marker deleted "
+            f"({decision.note}), Resume ticked on the ramp dashboard"
         )
     lines.append("")
     lines.extend(_trailer_lines(changes, plan.evaluated_at, parents))

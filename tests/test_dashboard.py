@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +24,7 @@ from bot.dashboard import (
     sparkline,
 )
 from bot.decide import Action, Decision, Kind, Plan
-from tests.github_double import GitHubDouble
+from tests.github_double import BareRepo, GitHubDouble
 from tests.run_helpers import later, open_pulls, run_with, write_health, writes
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -234,3 +235,157 @@ def test_the_stop_box_holds_every_step_up_and_lets_a_rollback_through(
     assert "- [x] Stop all step-ups <!-- rampbot:stop -->" in issue.body
     assert "is not a box rampbot reads" in issue.body
     assert "- **paused** (" in issue.body
+
+
+# --- Resume -----------------------------------------------------------------------------------
+
+
+def held_fleet() -> Plan:
+    """acme and globex held after a rollback, initech stepping up."""
+    decisions = (
+        Decision("acme", "receipts", 10, 10, Action.HOLD, Kind.HELD, note="rolled back from 25%"),
+        Decision("globex", "receipts", 5, 5, Action.HOLD, Kind.HELD, note="rolled back from 10%"),
+        Decision("initech", "receipts", 25, 50, Action.UP, Kind.HEALTHY),
+    )
+    return Plan(decisions=decisions, evaluated_at=NOW, window="30m")
+
+
+def test_a_held_tenant_gets_a_resume_box_and_a_tick_is_read_back():
+    body = render_dashboard(held_fleet(), DashboardView())
+    assert (
+        "- [ ] Resume acme (receipts): rolled back from 25% <!-- rampbot:resume receipts acme -->"
+        in body
+    )
+    assert "<!-- rampbot:resume receipts globex -->" in body
+    assert "rampbot:resume receipts initech" not in body
+    assert read_switches(body).resume == frozenset()
+    ticked = body.replace("- [ ] Resume globex", "- [x] Resume globex")
+    switches = read_switches(ticked)
+    assert switches.resume == {("receipts", "globex")}
+    assert switches.notes == ()
+    # Written again, the tick stays and its box comes first.
+    again = render_dashboard(held_fleet(), DashboardView(resume=switches.resume))
+    boxes = [line for line in again.splitlines() if "rampbot:resume" in line]
+    assert boxes[0].startswith("- [x] Resume globex (receipts)")
+    assert boxes[1].startswith("- [ ] Resume acme (receipts)")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "- [x] Resume acme <!-- rampbot:resume acme -->",  # one name
+        "- [x] Resume acme <!-- rampbot:resume receipts acme extra -->",
+        "- [x] Resume acme <!-- rampbot:resume receipts ac/me -->",  # not a flags.json name
+        "- [x] Resume acme <!-- rampbot:resume receipts -acme -->",
+        f"- [x] Resume a <!-- rampbot:resume receipts {'a' * 201} -->",
+        "- [x] Stop all step-ups <!-- rampbot:stop receipts -->",  # a switch takes no names
+        "- [?] Resume acme <!-- rampbot:resume receipts acme -->",
+    ],
+)
+def test_a_malformed_resume_box_is_noted_and_resumes_nothing(line: str) -> None:
+    switches = read_switches(f"{MARKER}\n{line}\n")
+    assert switches.resume == frozenset()
+    assert switches.stop is False
+    assert len(switches.notes) == 1
+    assert switches.notes[0].startswith("line 2 ignored: ")
+    assert switches.notes[0].endswith(" is not a box rampbot reads")
+
+
+def test_a_ticked_tenant_that_breaches_again_keeps_its_tick_until_it_is_only_held():
+    plan = Plan(
+        decisions=(Decision("acme", "receipts", 10, 5, Action.DOWN, Kind.BREACH),),
+        evaluated_at=NOW,
+        window="30m",
+    )
+    view = DashboardView(
+        resume=frozenset({("receipts", "acme"), ("receipts", "gone")}),
+        held=frozenset({("receipts", "acme")}),
+    )
+    body = render_dashboard(plan, view)
+    assert (
+        "- [x] Resume acme (receipts): not resumed while it is down "
+        "<!-- rampbot:resume receipts acme -->" in body
+    )
+    # A tick on a tenant whose marker is gone (its resume merged) is dropped.
+    assert "rampbot:resume receipts gone" not in body
+
+
+def test_only_the_first_resume_boxes_are_written_ticked_ones_first():
+    decisions = tuple(
+        Decision(f"t{n:03d}", "receipts", 5, 5, Action.HOLD, Kind.HELD, note="rolled back")
+        for n in range(50)
+    )
+    plan = Plan(decisions=decisions, evaluated_at=NOW, window="30m")
+    body = render_dashboard(plan, DashboardView(resume=frozenset({("receipts", "t042")})))
+    boxes = [line for line in body.splitlines() if "rampbot:resume" in line]
+    assert len(boxes) == 20
+    assert boxes[0].startswith("- [x] Resume t042 ")
+    assert "- …and 30 more held tenants: delete their `hold` markers" in body
+
+
+HELD_FLAGS = """\
+{
+  "version": "flags-v1",
+  "features": {
+    "receipts": {
+      "pct": 0,
+      "cohorts": ["A", "B", "C"],
+      "tenants": {
+        "acme": {"pct": 10},
+        "globex": {"pct": 5, "hold": "rolled back from 10% (divergence > 0)"},
+        "initech": {"pct": 25}
+      }
+    },
+    "attest": {
+      "pct": 5,
+      "tenants": {
+        "umbrella": {"pct": 0, "paused": true}
+      }
+    }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_ticked_resume_box_deletes_the_hold_marker_in_the_ramp_pull_request(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    tmp_path: Path,
+    newline: str,
+) -> None:
+    held = HELD_FLAGS.replace("\n", newline)
+    github_origin.commit_files("main", {"flags.json": held}, message="globex rolled back")
+    health = write_health(tmp_path / "health.json")
+    assert run_with(github_env, health)[0] == 0
+    [issue] = github_double.issues()
+    assert issue.body is not None
+    box = "- [ ] Resume globex (receipts): rolled back from 10% (divergence &gt; 0)"
+    assert box in issue.body, issue.body
+    before = github_origin.show_file("refs/heads/rampbot/ramp", "flags.json") or ""
+    assert '"hold"' in before  # not before the box is ticked
+
+    github_double.edit_issue(issue.number, body=issue.body.replace(box, box.replace("[ ]", "[x]")))
+    assert run_with(github_env, health, now=later(hours=1, minutes=5))[0] == 0
+    [pull] = open_pulls(github_double)
+    text = github_origin.show_file(f"refs/heads/{pull.head}", "flags.json") or ""
+    assert json.loads(text)["features"]["receipts"]["tenants"]["globex"] == {"pct": 5}
+    # The same steps as before the tick; only the marker went from the globex line.
+    diff = [
+        (old, new)
+        for old, new in zip(before.splitlines(), text.splitlines(), strict=True)
+        if old != new
+    ]
+    assert diff == [
+        (
+            '        "globex": {"pct": 5, "hold": "rolled back from 10% (divergence > 0)"},',
+            '        "globex": {"pct": 5},',
+        )
+    ]
+    assert text.count("\r\n") == (text.count("\n") if newline == "\r\n" else 0)
+    assert "Resume" in pull.title or "resume" in pull.title
+    [issue] = github_double.issues()
+    assert issue.body is not None
+    assert "- [x] Resume globex (receipts)" in issue.body
+    assert "- **resumed** (1): globex (receipts)" in issue.body

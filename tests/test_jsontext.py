@@ -39,7 +39,11 @@ def hand_written(value: Any, depth: int = 0) -> str:
     if not isinstance(value, dict) or not value:
         return json.dumps(value)
     if depth >= 2:
-        return "{" + ", ".join(f"{json.dumps(k)}: {hand_written(v, depth)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(k)}: {hand_written(v, depth)}" for k, v in value.items())
+            + "}"
+        )
     inner = "    " * (depth + 1)
     members = ",\n".join(
         f"{inner}{json.dumps(k)}:  {hand_written(v, depth + 1)}" for k, v in value.items()

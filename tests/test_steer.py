@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -9,7 +11,10 @@ from hypothesis import strategies as st
 
 from bot.change_log import By, Change
 from bot.decide import Action, Kind, Plan, decide
-from bot.render import pull_request_body
+from bot.flags import FlagChange, Flags, apply_changes
+from bot.metadata import changes_fingerprint
+from bot.ramp_pr import RAMP_BRANCH, ROLLBACK_BRANCH, split
+from bot.render import pull_request_body, pull_request_title
 from bot.steer import steer
 from tests.builders import GREEN, flags, health, policy
 
@@ -120,6 +125,72 @@ def test_the_dashboard_stop_box_holds_every_step_up():
     assert held(plan, "hooli").reasons[0] == (
         'the ramp dashboard\'s "Stop all step-ups" box is ticked: no step up; untick it to resume'
     )
+
+
+# --- Resume boxes ----------------------------------------------------------------------------
+
+
+def resumed_plan(*, values: dict | None = None, extra: str = "") -> tuple[Plan, Flags]:
+    """acme and globex held after a rollback in receipts; acme's Resume box ticked."""
+    chosen = policy(f"tenants: [{', '.join(TENANTS)}]\n" + extra + SIGNALS)
+    doc = document({"acme": 10, "globex": 5, "initech": 25})
+    for tenant in ("acme", "globex"):
+        doc["features"]["receipts"]["tenants"][tenant]["hold"] = "rolled back from 25%"
+    flag_values = flags(doc)
+    measured = health(values or dict.fromkeys(TENANTS, GREEN))
+    plan = decide(chosen, flag_values, measured, now=NOW, last_change={})
+    ticked = {("receipts", "acme"), ("attest", "acme"), ("receipts", "initech")}
+    return steer(plan, chosen, flag_values, now=NOW, changes=[], resume=ticked), flag_values
+
+
+def test_a_ticked_resume_box_deletes_only_that_tenant_s_hold_marker():
+    plan, flag_values = resumed_plan()
+    assert held(plan, "acme").kind is Kind.RESUMED
+    assert held(plan, "acme").action is Action.HOLD  # no step up in the same change
+    assert held(plan, "globex").kind is Kind.HELD  # not ticked
+    assert held(plan, "initech").action is Action.UP  # ticked, but not held: nothing to resume
+    assert held(plan, "acme", "attest").kind is Kind.HEALTHY
+    assert plan.changed
+    assert [c for c in plan.flag_changes() if c.resume] == [
+        FlagChange("receipts", "acme", 10, resume=True)
+    ]
+    edited = json.loads(apply_changes(flag_values, plan.flag_changes()).text)
+    assert edited["features"]["receipts"]["tenants"]["acme"] == {"pct": 10}
+    assert edited["features"]["receipts"]["tenants"]["globex"]["hold"] == "rolled back from 25%"
+    assert (
+        held(plan, "acme")
+        .reasons[0]
+        .startswith(
+            "held after a rollback (rolled back from 25%); its Resume box on the ramp dashboard is "
+            "ticked: this change deletes features.receipts.tenants.acme.hold"
+        )
+    )
+
+
+def test_a_resume_goes_with_the_ramp_branch_even_when_every_step_up_is_stopped():
+    values = {**dict.fromkeys(TENANTS, GREEN), "initech": RED}
+    plan, _ = resumed_plan(values=values, extra="paused: true\n")
+    assert held(plan, "acme").kind is Kind.RESUMED
+    parts = split(plan)
+    ramp, rollback = parts[RAMP_BRANCH], parts[ROLLBACK_BRANCH]
+    assert ramp is not None
+    assert rollback is not None
+    assert ramp.resumed == (held(plan, "acme"),)
+    assert rollback.resumed == ()
+    assert held(rollback, "acme").kind is Kind.HELD
+    assert pull_request_title(ramp) == "Resume receipts for acme; 9 holds"
+    body = pull_request_body(ramp, base_commit="0" * 40)
+    assert "Resumes acme (receipts): their Resume box is ticked" in body
+    assert changes_fingerprint(ramp) != changes_fingerprint(
+        replace(ramp, decisions=rollback.decisions)
+    )
+
+
+def test_a_tenant_that_breaches_again_is_not_resumed():
+    values = {**dict.fromkeys(TENANTS, GREEN), "acme": RED}
+    plan, _ = resumed_plan(values=values)
+    assert held(plan, "acme").action is Action.ROLLBACK
+    assert plan.resumed == ()
 
 
 # --- freeze windows -------------------------------------------------------------------------

@@ -58,14 +58,20 @@ def refresh_dashboard(
     repo: gitrepo.Repository,
     ref: str,
     path: str,
+    held: frozenset[tuple[str, str]] = frozenset(),
     notified: Notified | None = None,
 ) -> str:
-    """Open the dashboard, or edit it when its text changed; say which."""
+    """Open the dashboard, or edit it when its text changed; say which.
+
+    ``held``: the (feature, tenant) pairs with a hold marker on the base branch.
+    """
     view = DashboardView(
         pulls=tuple(OpenPull(branch, number) for branch, number in pulls),
         last_change=_last_change(repo, ref=ref, path=path, plan=plan),
         series=_series(repo, ref=ref, path=path, plan=plan),
         stop=dashboard.switches.stop,
+        resume=dashboard.switches.resume,
+        held=held,
         notes=dashboard.switches.notes,
         notified=notified if notified is not None else dashboard.switches.notified,
     )

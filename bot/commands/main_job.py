@@ -24,6 +24,7 @@ from bot.commands.planning import FlagsLocation, make_plan
 from bot.commands.secret_variables import NOTIFY_WEBHOOK_URL, secret
 from bot.decide import Plan
 from bot.errors import ConflictError, InputError
+from bot.flags import held_tenants
 from bot.inputs import load_inputs_at, load_policy
 from bot.ramp_pr import (
     RAMP_BRANCH,
@@ -124,6 +125,8 @@ def run_once(
         now=now,
         history=FlagsLocation(repo, base_sha, flags_rel),
         stopped=stopped,
+        # Its Resume boxes: the ramp pull request deletes those tenants' hold markers.
+        resume=dashboard.switches.resume if dashboard is not None else (),
     )
     parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
     print(
@@ -206,6 +209,7 @@ def run_once(
                 plan=plan,
                 pulls=open_now,
                 notified=notified,
+                held=held_tenants(inputs.flags),
                 repo=repo,
                 ref=base_sha,
                 path=flags_rel,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -114,6 +114,7 @@ def make_plan(
     now: datetime | None,
     history: FlagsLocation | None,
     stopped: bool = False,
+    resume: Collection[tuple[str, str]] = (),
     modified_at: datetime | None = None,
 ) -> Plan:
     """Decide at ``now``, else at the time the health was measured, else at the present.
@@ -122,7 +123,8 @@ def make_plan(
     bake time, and counts its steps for the policy's limits; without it nothing counts as
     recently changed. ``modified_at`` is when the flags file on disk was last written: what
     differs from ``history`` changed then, and without history every tenant did.
-    ``stopped``: the ramp dashboard's stop box is ticked.
+    ``stopped``: the ramp dashboard's stop box is ticked; ``resume``: the (feature, tenant)
+    pairs whose Resume box is ticked there.
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
     policy = inputs.policy
@@ -159,7 +161,9 @@ def make_plan(
             (feature, tenant): modified_at for feature in policy.features for tenant in tenants
         }
     plan = decide(policy, inputs.flags, health, now=moment, last_change=last_change)
-    return steer(plan, policy, inputs.flags, now=moment, changes=changes, stopped=stopped)
+    return steer(
+        plan, policy, inputs.flags, now=moment, changes=changes, stopped=stopped, resume=resume
+    )
 
 
 def _working_version(text: str, modified_at: datetime) -> FlagsVersion:
