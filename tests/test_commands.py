@@ -75,9 +75,9 @@ print(*sorted(m for m in {names!r} if m in sys.modules))
 """
 
 
-def loaded_after(code: str, *, cwd: Path) -> set[str]:
+def loaded_after(code: str, *, cwd: Path, names: tuple[str, ...] = ()) -> set[str]:
     """Which of CLIENT_LIBRARIES and the command modules a fresh interpreter has after ``code``."""
-    names = (*CLIENT_LIBRARIES, *COMMAND_MODULES.values())
+    names = names or (*CLIENT_LIBRARIES, *COMMAND_MODULES.values())
     result = subprocess.run(
         [sys.executable, "-c", LOADED.format(run=code, names=names)],
         cwd=cwd,
@@ -96,6 +96,16 @@ def test_a_plan_from_a_snapshot_outside_git_imports_only_what_it_uses(tmp_path: 
     shutil.copytree(EXAMPLE, tmp_path / "demo")
     run = "from bot.cli import main; main(['plan', '--health', 'health.json'], environ={})"
     assert loaded_after(run, cwd=tmp_path / "demo") == {"bot.commands.plan"}
+
+
+def test_valid_files_are_checked_without_importing_the_wording_validator(tmp_path: Path) -> None:
+    # jsonschema words the errors; the compiled validator alone says a valid file is valid.
+    shutil.copytree(EXAMPLE, tmp_path / "demo")
+    run = "from bot.cli import main; main(['plan', '--health', 'health.json'], environ={})"
+    assert loaded_after(run, cwd=tmp_path / "demo", names=("jsonschema",)) == set()
+    policy = tmp_path / "demo" / ".github" / "rampbot.yml"
+    policy.write_text(policy.read_text() + "bake_tme: 30m\n")
+    assert loaded_after(run, cwd=tmp_path / "demo", names=("jsonschema",)) == {"jsonschema"}
 
 
 def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.decide import Action, Kind, Plan, Verdict, decide
-from bot.health import Alert
+from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict, decide
+from bot.health import Alert, Health, Reading
 from tests.builders import GREEN, flags, health, policy
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -437,3 +438,94 @@ def test_a_no_data_rollback_at_the_minimum_says_both():
         "no_data: rollback",
         "already at the minimum, 0%",
     )
+
+
+# --- the fast paths of decide against the slow ones (issue 14) ----------------------------
+
+values_with_samples = st.one_of(
+    st.none(),
+    st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0]),
+    st.floats(min_value=-10, max_value=200),
+)
+
+
+def reference_evidence(signal, reading) -> Evidence:
+    """The evidence as Evidence's own constructor builds it, from the rules in the README."""
+    has_data = reading.value is not None and math.isfinite(reading.value)
+    few = (
+        signal.min_samples is not None
+        and reading.samples is not None
+        and reading.samples < signal.min_samples
+    )
+    if not has_data or few:
+        verdict = Verdict.NO_DATA
+    else:
+        verdict = Verdict.HEALTHY if signal.healthy.holds(reading.value) else Verdict.BREACHED
+    return Evidence(
+        signal=signal.name,
+        aggregate=signal.aggregate,
+        value=reading.value if has_data else None,
+        condition=signal.healthy,
+        window="30m",
+        verdict=verdict,
+        critical=signal.critical,
+        samples=reading.samples,
+        not_finite=reading.value is not None and not has_data,
+        gate=signal.gate,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["acme", "globex", "initech"]),
+        st.fixed_dictionaries(
+            {
+                name: st.tuples(values_with_samples, st.one_of(st.none(), st.integers(0, 30)))
+                for name in ("coverage", "anchor_p95_ms", "divergence")
+            }
+        ),
+        min_size=1,
+    ),
+    st.sampled_from(["", "    min_samples: 10\n"]),
+)
+def test_evidence_and_decisions_built_fast_equal_their_constructors(measured, min_samples):
+    text = POLICY_NO_TENANTS.replace('healthy: ">= 95"\n', 'healthy: ">= 95"\n' + min_samples, 1)
+    assert min_samples in text
+    chosen = policy(text)
+    readings = {
+        tenant: {name: Reading(value, samples) for name, (value, samples) in signals.items()}
+        for tenant, signals in measured.items()
+    }
+    plan = decide(chosen, flags(), Health(readings=readings), now=NOW, last_change={})
+    assert [d.tenant for d in plan.decisions] == sorted(measured)
+    for decision in plan.decisions:
+        assert len(decision) == len(Decision._fields)
+        assert decision == Decision(**decision._asdict())
+        expected = tuple(
+            reference_evidence(signal, readings[decision.tenant][signal.name])
+            for signal in chosen.signals
+        )
+        assert decision.evidence == expected
+        assert [vars(e) for e in decision.evidence] == [vars(e) for e in expected]
+        assert [e.text for e in decision.evidence] == [e.text for e in expected]
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenarios(), st.integers(0, 120), st.booleans())
+def test_one_date_for_every_tenant_is_the_table_with_that_date_everywhere(scenario, minutes, some):
+    text, document, values, last, alerts, _ = scenario
+    chosen = policy(text)
+    when = NOW - timedelta(minutes=minutes)
+    named = last if some else {}
+    everywhere = {("receipts", tenant): when for tenant in ("acme", "globex")} | named
+    table = decide(chosen, flags(document), health(values, alerts), now=NOW, last_change=everywhere)
+    one_date = decide(
+        chosen,
+        flags(document),
+        health(values, alerts),
+        now=NOW,
+        last_change=named,
+        changed_at=when,
+    )
+    assert one_date == table

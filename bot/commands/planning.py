@@ -128,8 +128,8 @@ def make_plan(
     """
     moment = now or health.evaluated_at or datetime.now(UTC)
     policy = inputs.policy
-    tenants = set(policy.tenants or ()) | health.tenants | flags_tenants(inputs.flags)
     last_change: LastChange = {}
+    every_change: datetime | None = None
     changes: list[Change] = []
     if history is not None:
         # Imported here: GitPython takes longer to import than a plan at 10 tenants takes.
@@ -152,15 +152,21 @@ def make_plan(
             recent = [*recent, _working_version(inputs.flags.text, modified_at)]
         # Changes after ``moment`` count too: health from before a tenant's last change must
         # not move it up, so a replay holds the tenants that changed since (decide rule 6).
+        tenants = set(policy.tenants or ()) | health.tenants | flags_tenants(inputs.flags)
         last_change = last_changed(baseline, recent, tenants=tenants)
         if policy.rings or policy.limits.steps_per_day or policy.limits.tenants_per_run:
             changes = ledger(recent, baseline=baseline)
     elif modified_at is not None:
         # No repository, no history: the file's last write is the only date of any change.
-        last_change = {
-            (feature, tenant): modified_at for feature in policy.features for tenant in tenants
-        }
-    plan = decide(policy, inputs.flags, health, now=moment, last_change=last_change)
+        every_change = modified_at
+    plan = decide(
+        policy,
+        inputs.flags,
+        health,
+        now=moment,
+        last_change=last_change,
+        changed_at=every_change,
+    )
     return steer(
         plan, policy, inputs.flags, now=moment, changes=changes, stopped=stopped, resume=resume
     )
