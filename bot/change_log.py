@@ -1,9 +1,12 @@
 """Every change of each tenant's percentage, rebuilt from the versions of the flags file.
 
 Pure: bot/git.py reads the versions (first-parent history of the base branch) and the messages
-of the commits each merge brought in; this module compares versions and reads the messages:
-who made a change (a bot step, a bot rollback, a revert, a person), its pull request, its
-evidence, and its decision id with the parent id from the commit trailers (bot/trailers.py).
+of the commits each merge brought in, with their trailers as git's own parser reads them; this
+module compares versions and reads the trailers: who made a change (a bot step, a bot rollback,
+a revert, a person), its pull request, its evidence, and its decision id with the parent id
+(bot/trailers.py). Of the message's sentences only git's own are read (a merge's subject,
+"This reverts commit"), and a bot commit's change lines only when it is older than its
+``Rampbot-Evidence`` trailers.
 
 Anyone can write a `Rampbot-Decision:` trailer, so a trailer is the bot's only on a commit by
 the bot's identity (its e-mail), and, when a pull request merge brought it in, only from a
@@ -22,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.last_change import FlagsVersion, effective_percentages
-from bot.trailers import DecisionTrailer, Pair, parse_trailers
+from bot.trailers import DecisionTrailer, Pair, Trailers, old_evidence, read_trailers
 
 # GitHub's merge commit subject, and the " (#12)" it appends to a squash merge's subject.
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+) from (?P<head>\S+)", re.MULTILINE)
@@ -31,12 +34,6 @@ _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$", re.MULTILINE)
 # `git revert` writes "This reverts commit <sha>." (with -m: "..., reversing changes made to");
 # `rampbot revert` writes "This reverts merge commit <sha> of #12."
 _REVERTS_COMMIT = re.compile(r"This reverts (?:merge )?commit ([0-9a-f]{7,40})")
-# The change lines of bot/trailers.py's commit_message:
-# "- up receipts for acme: 10% -> 25% (coverage min 97.0 over 30m >= 95)".
-_CHANGE_LINE = re.compile(
-    r"^- (?P<action>\S+) (?P<feature>\S+) for (?P<tenant>\S+): \d+% -> \d+% \((?P<why>.*)\)$",
-    re.MULTILINE,
-)
 
 
 class By(enum.Enum):
@@ -53,6 +50,16 @@ class MergedCommit:
     commit: str
     message: str
     author_email: str = ""
+    trailers: tuple[tuple[str, str], ...] = ()  # its trailer block, as git's parser reads it
+
+
+@dataclass(frozen=True)
+class _Commit:
+    """A commit of one version (the version's own or one its merge brought in), trailers read."""
+
+    commit: str
+    message: str
+    trailers: Trailers
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,14 @@ def ledger(
     """
     merged = merged or {}
     tenants = _all_tenants(([baseline] if baseline else []) + list(versions))
-    bot_messages_of = {
-        version.commit: _bot_messages(version, merged.get(version.commit, ()), bot_email)
+    commits_of = {
+        version.commit: _commits(version, merged.get(version.commit, ())) for version in versions
+    }
+    bot_commits_of = {
+        version.commit: _bot_commits(version, merged.get(version.commit, ()), bot_email)
         for version in versions
     }
-    decisions_of = _decisions_by_commit(versions, merged, bot_messages_of)
+    decisions_of = _decisions_by_commit(versions, bot_commits_of)
     pr_of = {version.commit: _pr_number(version.message) for version in versions}
     last_decision: dict[Pair, str] = {}
     changes: list[Change] = []
@@ -111,27 +121,28 @@ def ledger(
         after = effective_percentages(version.text, tenants)
         if after is None:
             continue
-        messages = [version.message] + [item.message for item in merged.get(version.commit, ())]
-        bot_messages = [message for _, message in bot_messages_of[version.commit]]
-        trailers = [parse_trailers(message) for message in bot_messages]
+        commits = commits_of[version.commit]
+        bot_commits = bot_commits_of[version.commit]
+        bot_shas = {item.commit for item in bot_commits}
+        trailers = [item.trailers for item in bot_commits]
         decisions = {(t.feature, t.tenant): t for item in trailers for t in item.decisions}
         parents = {pair: id for item in trailers for pair, id in item.parents.items()}
         claimed = {
             (t.feature, t.tenant): t.id
-            for message in messages
-            if message not in bot_messages
-            for t in parse_trailers(message).decisions
+            for item in commits
+            if item.commit not in bot_shas
+            for t in item.trailers.decisions
         }
         undone = [t for item in trailers for t in item.reverts]
         reverted = [
             sha
-            for message in messages
-            for sha in _REVERTS_COMMIT.findall(message)
+            for item in commits
+            for sha in _REVERTS_COMMIT.findall(item.message)
             if not decisions  # a bot commit quoting a revert is still the bot's
         ]
         for sha in reverted:
             undone.extend(_lookup(decisions_of, sha))
-        evidence = _evidence(bot_messages)
+        evidence = _evidence(bot_commits)
         for pair in sorted(before.keys() | after.keys()):
             if before.get(pair) == after.get(pair):
                 continue
@@ -176,25 +187,30 @@ def ledger(
     return changes
 
 
-def _bot_messages(
+def _commits(version: FlagsVersion, merged: Sequence[MergedCommit]) -> list[_Commit]:
+    """A version's own commit, then those its merge brought in, with their trailers read."""
+    own = _Commit(version.commit, version.message, read_trailers(version.trailers))
+    return [own] + [_Commit(i.commit, i.message, read_trailers(i.trailers)) for i in merged]
+
+
+def _bot_commits(
     version: FlagsVersion, merged: Sequence[MergedCommit], bot_email: str | None
-) -> list[tuple[str, str]]:
-    """(commit, message) of the commits among a version and what it merged that are the bot's.
+) -> list[_Commit]:
+    """The commits among a version and what it merged that are the bot's.
 
     A commit is the bot's when its author e-mail is the bot's; one a pull request's merge
     brought in must also come from a ``rampbot/`` head branch, as a person's branch may hold a
     commit made with the bot's name.
     """
-    found: list[tuple[str, str]] = []
     if bot_email is None:
-        return found
-    if _email_of(version.author).lower() == bot_email.lower():
-        found.append((version.commit, version.message))
+        return []
+    own, *brought = _commits(version, merged)
+    found = [own] if _email_of(version.author).lower() == bot_email.lower() else []
     match = _MERGE_PR.match(version.message.splitlines()[0] if version.message else "")
     from_bot_branch = match is None or match["head"].partition("/")[2].startswith(_BOT_BRANCH)
-    for item in merged:
+    for item, commit in zip(merged, brought, strict=True):
         if from_bot_branch and item.author_email.lower() == bot_email.lower():
-            found.append((item.commit, item.message))
+            found.append(commit)
     return found
 
 
@@ -229,9 +245,7 @@ def _all_tenants(versions: Iterable[FlagsVersion]) -> set[str]:
 
 
 def _decisions_by_commit(
-    versions: Sequence[FlagsVersion],
-    merged: Mapping[str, Sequence[MergedCommit]],
-    bot_messages_of: Mapping[str, Sequence[tuple[str, str]]],
+    versions: Sequence[FlagsVersion], bot_commits_of: Mapping[str, Sequence[_Commit]]
 ) -> dict[str, list[DecisionTrailer]]:
     """The bot's decisions each commit carries; a merge also carries those of what it merged.
 
@@ -240,10 +254,10 @@ def _decisions_by_commit(
     found: dict[str, list[DecisionTrailer]] = {}
     for version in versions:
         own: list[DecisionTrailer] = []
-        for commit, message in bot_messages_of[version.commit]:
-            decisions = list(parse_trailers(message).decisions)
-            if commit != version.commit:
-                found[commit] = decisions
+        for item in bot_commits_of[version.commit]:
+            decisions = list(item.trailers.decisions)
+            if item.commit != version.commit:
+                found[item.commit] = decisions
             own.extend(decisions)
         found[version.commit] = own
     return found
@@ -267,12 +281,18 @@ def _pr_number(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _evidence(messages: Iterable[str]) -> dict[Pair, str]:
-    """The reasons the bot's commit message gives for each pair it changed."""
+def _evidence(commits: Iterable[_Commit]) -> dict[Pair, str]:
+    """The reasons the bot's commits give for each pair they changed."""
     found: dict[Pair, str] = {}
-    for message in messages:
-        for match in _CHANGE_LINE.finditer(message):
-            found.setdefault((match["feature"], match["tenant"]), match["why"])
+    for item in commits:
+        trailers = item.trailers
+        if trailers.decisions and not trailers.evidence:  # made before Rampbot-Evidence
+            for pair, why in old_evidence(item.message).items():
+                found.setdefault(pair, why)
+        for decision in trailers.decisions:
+            reasons = trailers.evidence.get(decision.id)
+            if reasons is not None:
+                found.setdefault((decision.feature, decision.tenant), "; ".join(reasons))
     return found
 
 
@@ -314,13 +334,13 @@ def redactions(
     commits = [
         commit
         for version in versions
-        for commit in _bot_messages(version, (merged or {}).get(version.commit, ()), bot_email)
+        for commit in _bot_commits(version, (merged or {}).get(version.commit, ()), bot_email)
     ]
-    for commit, message in commits:
-        if commit in seen:
+    for commit in commits:
+        if commit.commit in seen:
             continue
-        seen.add(commit)
-        for kind, count in parse_trailers(message).redacted.items():
+        seen.add(commit.commit)
+        for kind, count in commit.trailers.redacted.items():
             totals[kind] = totals.get(kind, 0) + count
     return totals
 

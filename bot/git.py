@@ -26,6 +26,10 @@ from bot.urls import without_credentials
 
 _FIELD = "\x1f"
 _RECORD = "\x1e"
+# A message's trailer block as git's own parser reads it (git log's %(trailers)): continuation
+# lines joined, lines that are not trailers left out; key and value split by \x1c, trailers by
+# \x1d, so a value may hold any other character (https://git-scm.com/docs/pretty-formats).
+_TRAILERS = "%(trailers:only,unfold,separator=%x1d,key_value_separator=%x1c)"
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -128,7 +132,7 @@ def flags_versions(
     """
     output = repo.git.log(
         "--first-parent",
-        f"--format={_RECORD}%H{_FIELD}%ct{_FIELD}%an <%ae>{_FIELD}%B",
+        f"--format={_RECORD}%H{_FIELD}%ct{_FIELD}%an <%ae>{_FIELD}{_TRAILERS}{_FIELD}%B",
         ref,
         "--",
         path,
@@ -137,7 +141,7 @@ def flags_versions(
     versions: list[FlagsVersion] = []
     baseline: FlagsVersion | None = None
     for record in records:  # newest first
-        commit, timestamp, author, message = record.split(_FIELD, 3)
+        commit, timestamp, author, block, message = record.split(_FIELD, 4)
         committed_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
         version = FlagsVersion(
             commit=commit,
@@ -145,6 +149,7 @@ def flags_versions(
             author=author,
             message=message.strip(),
             text=_file_at(repo, commit, path),
+            trailers=_trailer_lines(block),
         )
         if since is not None and committed_at < since:
             baseline = version
@@ -195,6 +200,13 @@ class Commit:
     author: str  # "Name <email>"
     author_email: str
     message: str
+    trailers: tuple[tuple[str, str], ...] = ()  # its trailer block, as git's parser reads it
+
+
+def _trailer_lines(text: str) -> tuple[tuple[str, str], ...]:
+    """The (key, value) pairs of a %(trailers) field written with _TRAILERS's separators."""
+    pairs = (item.partition("\x1c") for item in text.strip("\n").split("\x1d") if item)
+    return tuple((key, value) for key, _, value in pairs)
 
 
 class PushRejected(ConflictError):
@@ -244,16 +256,16 @@ def commit_before(repo: Repository, *, ref: str, path: str, when: datetime) -> s
 
 
 @_git_failures
-def dated_messages(
+def dated_trailers(
     repo: Repository, *, ref: str, path: str, since: datetime
-) -> list[tuple[datetime, str]]:
-    """Each commit in ``ref``'s history that changed ``path`` since ``since``: when, message.
+) -> list[tuple[datetime, tuple[tuple[str, str], ...]]]:
+    """Each commit in ``ref``'s history that changed ``path`` since ``since``: when, trailers.
 
     Not only first-parent: a merged bot branch carries its trailers on its own commit.
     """
     output = repo.git.log(
         f"--since={int(since.timestamp())}",
-        f"--format={_RECORD}%ct{_FIELD}%B",
+        f"--format={_RECORD}%ct{_FIELD}{_TRAILERS}",
         ref,
         "--",
         path,
@@ -261,8 +273,8 @@ def dated_messages(
     found = []
     for record in output.split(_RECORD):
         if record.strip():
-            timestamp, message = record.split(_FIELD, 1)
-            found.append((datetime.fromtimestamp(int(timestamp), tz=UTC), message))
+            timestamp, block = record.split(_FIELD, 1)
+            found.append((datetime.fromtimestamp(int(timestamp), tz=UTC), _trailer_lines(block)))
     return found
 
 
@@ -315,32 +327,34 @@ def parents_of(repo: Repository, commit: str) -> list[str]:
 @_git_failures
 def commits_between(repo: Repository, base: str, head: str) -> list[Commit]:
     """The commits on ``head`` that are not on ``base``, newest first."""
-    output = repo.git.log(
-        f"--format={_RECORD}%H{_FIELD}%an <%ae>{_FIELD}%ae{_FIELD}%B", f"{base}..{head}"
-    )
+    return _commits(repo.git.log(f"--format={_COMMIT_FORMAT}", f"{base}..{head}"))
+
+
+_COMMIT_FORMAT = f"{_RECORD}%H{_FIELD}%an <%ae>{_FIELD}%ae{_FIELD}{_TRAILERS}{_FIELD}%B"
+
+
+def _commits(output: str) -> list[Commit]:
+    """The commits of a ``git log --format=_COMMIT_FORMAT``."""
     commits = []
     for record in output.split(_RECORD):
         if record.strip():
-            sha, author, email, message = record.split(_FIELD, 3)
-            commits.append(Commit(sha=sha, author=author, author_email=email, message=message))
+            sha, author, email, block, message = record.split(_FIELD, 4)
+            commits.append(
+                Commit(
+                    sha=sha,
+                    author=author,
+                    author_email=email,
+                    message=message,
+                    trailers=_trailer_lines(block),
+                )
+            )
     return commits
 
 
 @_git_failures
 def first_parent_commits(repo: Repository, *, ref: str, limit: int = 2000) -> list[Commit]:
     """The commits on ``ref``'s first-parent history, newest first (at most ``limit``)."""
-    output = repo.git.log(
-        "--first-parent",
-        f"-n{limit}",
-        f"--format={_RECORD}%H{_FIELD}%an <%ae>{_FIELD}%ae{_FIELD}%B",
-        ref,
-    )
-    commits = []
-    for record in output.split(_RECORD):
-        if record.strip():
-            sha, author, email, message = record.split(_FIELD, 3)
-            commits.append(Commit(sha=sha, author=author, author_email=email, message=message))
-    return commits
+    return _commits(repo.git.log("--first-parent", f"-n{limit}", f"--format={_COMMIT_FORMAT}", ref))
 
 
 @_git_failures
@@ -360,14 +374,16 @@ def foreign_commits(repo: Repository, *, base: str, head: str, identity: Identit
 
 
 @_git_failures
-def messages(repo: Repository, *, ref: str, path: str, limit: int = 500) -> list[str]:
-    """Messages of the commits reachable from ``ref`` that touched ``path``, newest first.
+def trailer_blocks(
+    repo: Repository, *, ref: str, path: str, limit: int = 500
+) -> list[tuple[tuple[str, str], ...]]:
+    """The trailers of the commits reachable from ``ref`` that touched ``path``, newest first.
 
     All parents are followed, not only the first: a bot commit reaches the base branch as the
     second parent of a merge, and its trailers are on it, not on the merge.
     """
-    output = repo.git.log(f"--format={_RECORD}%B", f"-n{limit}", ref, "--", path)
-    return [record for record in output.split(_RECORD) if record.strip()]
+    output = repo.git.log(f"--format={_RECORD}{_TRAILERS}", f"-n{limit}", ref, "--", path)
+    return [_trailer_lines(record) for record in output.split(_RECORD)[1:]]
 
 
 @_git_failures

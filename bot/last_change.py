@@ -24,6 +24,7 @@ class FlagsVersion:
     author: str
     message: str
     text: str | None  # None where the file is absent at that commit
+    trailers: tuple[tuple[str, str], ...] = ()  # the message's trailer block, as git reads it
 
 
 def effective_percentages(text: str | None, tenants: Iterable[str]) -> Percentages | None:

@@ -7,10 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot import git
 from bot.change_log import By, Change, ledger, select
 from bot.commands.flags_history import read_history
+from bot.decide import Action, Decision, Kind, Plan
 from bot.last_change import FlagsVersion
+from bot.trailers import commit_message, parse_trailers, trailer_block
+from tests.builders import healthy_evidence
 from tests.flags_history import BOT_EMAIL, Expected, FlagsRepo, random_history
 
 SEEDS = range(50)
@@ -95,6 +100,7 @@ def version(
         author=author,
         message=message,
         text=text,
+        trailers=trailer_block(message),  # as git's parser reads them (tests/test_trailers.py)
     )
 
 
@@ -185,3 +191,130 @@ def test_a_rampbot_revert_names_the_pull_request_it_undid() -> None:
     )
     last = changes[-1]
     assert (last.from_pct, last.to_pct, last.by, last.reverted_pr) == (25, 10, By.REVERT, 7)
+
+
+# --- What is read of a bot commit: its trailer block, by git's parser, whatever the wording. ---
+
+NOW = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+
+
+def acme_step(from_pct: int, to_pct: int) -> Plan:
+    evidence = (healthy_evidence("coverage", 97), healthy_evidence("divergence", 0, "<= 0"))
+    decision = Decision("acme", "receipts", from_pct, to_pct, Action.UP, Kind.HEALTHY, evidence)
+    return Plan(decisions=(decision,), evaluated_at=NOW, window="30m")
+
+
+REASONS = acme_step(10, 25).decisions[0].reasons
+
+
+def set_acme(repo: FlagsRepo, pct: int) -> str:
+    """Set receipts/acme in the working tree; the tree to commit."""
+    document = repo.flags()
+    document["features"]["receipts"]["tenants"]["acme"]["pct"] = pct
+    (repo.path / "flags.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    repo.git("add", "flags.json")
+    return repo.git("write-tree")
+
+
+def merge_pr(repo: FlagsRepo, message: str, pct: int, *, branch: str = "rampbot/ramp") -> None:
+    """A commit by the bot's identity on ``branch``, merged into main as GitHub merges PR #7."""
+    tree = set_acme(repo, pct)
+    head = repo.git("rev-parse", "HEAD")
+    bot = repo.commit_tree(tree, [head], message, author="rampbot")
+    merge = repo.commit_tree(tree, [head, bot], f"Merge pull request #7 from example/{branch}\n")
+    repo.git("update-ref", "HEAD", merge)
+
+
+def acme_changes(repo: FlagsRepo) -> list[Change]:
+    return select(reconstruct(repo), tenant="acme", feature="receipts")
+
+
+def test_a_reworded_commit_message_is_still_read_from_its_trailers(tmp_path: Path) -> None:
+    repo = FlagsRepo.create(tmp_path)
+    message = commit_message(acme_step(10, 25), {})
+    change_line = f"- up receipts for acme: 10% -> 25% ({'; '.join(REASONS)})"
+    assert len(REASONS) == 2
+    assert change_line in message
+    # Any wording of the sentences: history reads only the trailers.
+    reworded = message.replace(change_line, "Receipts go up for acme, from 10% to 25%.")
+    merge_pr(repo, reworded, 25)
+    [*_, change] = acme_changes(repo)
+    [decision] = parse_trailers(message).decisions
+    assert (change.by, change.decision, change.evidence, change.chain_ok) == (
+        By.BOT_STEP,
+        decision.id,
+        "; ".join(REASONS),
+        True,
+    )
+
+
+# A bot commit as rampbot wrote them before Rampbot-Evidence: its reasons are in the change line.
+OLD_FORMAT = """\
+rampbot: receipts acme 10->25%
+
+- up receipts for acme: 10% -> 25% (coverage min 97.0 over 30m >= 95; divergence 0 <= 0)
+
+Rampbot-Decision: 0123456789ab receipts/acme 10->25 up
+"""
+
+
+def test_a_commit_in_the_old_format_is_still_read(tmp_path: Path) -> None:
+    repo = FlagsRepo.create(tmp_path)
+    merge_pr(repo, OLD_FORMAT, 25)
+    later = commit_message(acme_step(25, 50), {("receipts", "acme"): "0123456789ab"})
+    merge_pr(repo, later, 50)
+    *_, old, new = acme_changes(repo)
+    assert (old.by, old.decision, old.evidence, old.chain_ok) == (
+        By.BOT_STEP,
+        "0123456789ab",
+        "coverage min 97.0 over 30m >= 95; divergence 0 <= 0",
+        True,
+    )
+    assert (new.parent, new.evidence, new.chain_ok) == ("0123456789ab", "; ".join(REASONS), True)
+
+
+# A trailer-like line in the body, with prose after it: not in the trailer block.
+IN_THE_BODY = """\
+Ramp receipts for acme
+
+Rampbot-Decision: 0123456789ab receipts/acme 10->25 up
+Rampbot-Evidence: 0123456789ab ["coverage min 97.0 over 30m >= 95"]
+
+As the dashboard showed, the rollout is healthy.
+"""
+
+
+def test_a_trailer_line_outside_the_trailer_block_is_not_read(tmp_path: Path) -> None:
+    repo = FlagsRepo.create(tmp_path)
+    merge_pr(repo, IN_THE_BODY, 25)
+    [*_, change] = acme_changes(repo)
+    assert (change.by, change.decision, change.evidence, change.claimed) == (
+        By.PERSON,
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_persons_commit_with_the_line_in_its_body_claims_nothing(tmp_path: Path) -> None:
+    repo = FlagsRepo.create(tmp_path)
+    set_acme(repo, 25)
+    repo.commit(IN_THE_BODY, author="Pat Person")
+    [*_, change] = acme_changes(repo)
+    assert (change.by, change.claimed, change.chain_ok) == (By.PERSON, None, True)
+
+
+@pytest.mark.parametrize("branch", ["pat/ramp", "rampbot-ramp"])
+def test_new_trailers_from_a_branch_not_rampbots_are_a_claim(tmp_path: Path, branch: str) -> None:
+    repo = FlagsRepo.create(tmp_path)
+    message = commit_message(acme_step(10, 25), {})
+    merge_pr(repo, message, 25, branch=branch)
+    [*_, change] = acme_changes(repo)
+    [decision] = parse_trailers(message).decisions
+    assert (change.by, change.decision, change.claimed, change.evidence, change.chain_ok) == (
+        By.PERSON,
+        None,
+        decision.id,
+        None,
+        False,
+    )

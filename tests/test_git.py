@@ -224,5 +224,5 @@ def test_messages_follow_every_parent(clone: Path) -> None:
     repo, _ = merge_step(
         clone, "5\n", message="step\n\nRampbot-Decision: 0123456789ab f/t 1->5 up\n"
     )
-    found = gitrepo.messages(repo, ref="HEAD", path="flags.json")
-    assert any("Rampbot-Decision" in message for message in found)
+    found = gitrepo.trailer_blocks(repo, ref="HEAD", path="flags.json")
+    assert ("Rampbot-Decision", "0123456789ab f/t 1->5 up") in [t for block in found for t in block]

@@ -31,7 +31,7 @@ from bot.inputs import load_inputs_at, load_policy
 from bot.jsonlog import EventLog, LogWriter
 from bot.metrics import ServeMetrics
 from bot.ramp_pr import ROLLBACK_BRANCH, build_proposal, next_steps
-from bot.trailers import latest_decisions
+from bot.trailers import latest_decisions, read_trailers
 
 PLAN_AGAIN = 5  # pushes refused in a row before the batch waits like any other failure
 _STOP = object()
@@ -202,7 +202,9 @@ class AlertWorker:
         plan = result.plan
         if not plan.changed:
             return result.verdicts, None
-        parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
+        parents = latest_decisions(
+            map(read_trailers, gitrepo.trailer_blocks(repo, ref=base_sha, path=flags_rel))
+        )
         proposal = build_proposal(
             ROLLBACK_BRANCH,
             plan,

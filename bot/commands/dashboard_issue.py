@@ -32,7 +32,7 @@ from bot.decide import Plan
 from bot.github import DashboardIssues, Issue
 from bot.last_change import effective_percentages
 from bot.notify import post
-from bot.trailers import parse_trailers
+from bot.trailers import read_trailers
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,8 @@ def _series(repo: gitrepo.Repository, *, ref: str, path: str, plan: Plan) -> Map
         snapshots.append((day, parsed[commit]))
     since = plan.evaluated_at - timedelta(days=CHART_DAYS)
     rollbacks: dict[tuple[str, date], int] = defaultdict(int)
-    for when, message in gitrepo.dated_messages(repo, ref=ref, path=path, since=since):
-        for trailer in parse_trailers(message).decisions:
+    for when, block in gitrepo.dated_trailers(repo, ref=ref, path=path, since=since):
+        for trailer in read_trailers(block).decisions:
             if trailer.action == "rollback":
                 rollbacks[trailer.feature, when.date()] += 1
     return rollout_series(snapshots, rollbacks, features=features)

@@ -25,7 +25,10 @@ def read_history(
         if len(parents) > 1:
             merged[version.commit] = [
                 MergedCommit(
-                    commit=commit.sha, message=commit.message, author_email=commit.author_email
+                    commit=commit.sha,
+                    message=commit.message,
+                    author_email=commit.author_email,
+                    trailers=commit.trailers,
                 )
                 for commit in git.commits_between(repo, parents[0], version.commit)
                 if commit.sha != version.commit

@@ -39,7 +39,7 @@ from bot.render import (
     job_summary,
     summary_line,
 )
-from bot.trailers import latest_decisions
+from bot.trailers import latest_decisions, read_trailers
 from bot.urls import without_credentials
 
 NO_GITHUB = "did not contact GitHub (no GITHUB_TOKEN): nothing was pushed, opened or changed"
@@ -128,7 +128,9 @@ def run_once(
         # Its Resume boxes: the ramp pull request deletes those tenants' hold markers.
         resume=dashboard.switches.resume if dashboard is not None else (),
     )
-    parents = latest_decisions(gitrepo.messages(repo, ref=base_sha, path=flags_rel))
+    parents = latest_decisions(
+        map(read_trailers, gitrepo.trailer_blocks(repo, ref=base_sha, path=flags_rel))
+    )
     print(
         f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
         f"{summary_line(plan) or 'nothing to decide'}"

@@ -20,7 +20,7 @@ from bot.errors import ConflictError, InputError
 from bot.inputs import load_policy
 from bot.last_change import effective_percentages
 from bot.ramp_pr import LABEL, ROLLBACK_LABEL, PullRequest
-from bot.trailers import DecisionTrailer, parse_trailers, revert_trailer_lines
+from bot.trailers import DecisionTrailer, read_trailers, revert_trailer_lines
 from bot.urls import without_credentials
 
 HELP = "open a pull request reverting the merge of a merged rampbot pull request"
@@ -175,7 +175,7 @@ def _merged_in_history(
         if merge:
             head_ref = merge.group(1).partition("/")[2]
             title = rest.strip().partition("\n")[0] or subject
-        elif squash and parse_trailers(commit.message).decisions:
+        elif squash and read_trailers(commit.trailers).decisions:
             head_ref, title = "rampbot/", squash["title"]
         elif squash:
             head_ref, title = "", squash["title"]
@@ -228,7 +228,7 @@ def _undone(repo: gitrepo.Repository, merge: str) -> list[DecisionTrailer]:
     commits = gitrepo.commits_between(repo, base, merge) if base else []
     undone: list[DecisionTrailer] = []
     for commit in commits:
-        undone.extend(parse_trailers(commit.message).decisions)
+        undone.extend(read_trailers(commit.trailers).decisions)
     return undone
 
 
