@@ -1,10 +1,10 @@
 """The GitHub adapter: the only module that imports PyGithub.
 
-Every call goes through ``_call``, which retries 5xx answers and dropped connections a bounded
-number of times where a second try cannot do the thing twice (reads, edits that set a value,
-statuses, labels, and opening a pull request, which GitHub refuses to duplicate), waits out a rate
-limit when GitHub says it ends soon, and otherwise raises a ServiceError whose message
-is built here from the status and GitHub's own message. PyGithub's exceptions can carry request
+Every call goes through ``_call``, which retries (through stamina, within a time budget) 5xx
+answers and dropped connections a bounded number of times where a second try cannot do the thing
+twice (reads, edits that set a value, statuses, labels, and opening a pull request, which GitHub
+refuses to duplicate), waits out a rate limit when GitHub says it ends soon, and otherwise raises
+a ServiceError whose message is built here from the status and GitHub's own message. PyGithub's exceptions can carry request
 data, so their text is never shown, and the token is never part of any message. Every text
 sent (titles, bodies, comments, status descriptions) goes through bot.outbound.clean first: a
 new method that sends text does the same.
@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 import github
 import requests  # only to catch what PyGithub's transport raises when a connection drops
+import stamina
 from github import Auth, GithubException
 
 from bot import outbound
@@ -30,6 +31,7 @@ T = TypeVar("T")
 
 DEFAULT_API_URL = "https://api.github.com"
 STATUS_CONTEXT = "rampbot"
+_BACKOFF_SECONDS = 0.5  # the first pause after a 5xx or a dropped connection; then doubled
 
 
 class PullRequestAlreadyExists(GitHubError):
@@ -124,6 +126,7 @@ class GitHubRepository:
         api_url: str = DEFAULT_API_URL,
         attempts: int = 3,
         max_wait: float = 60.0,
+        budget: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -132,8 +135,11 @@ class GitHubRepository:
         self._url = f"{self._api_url}/repos/{repository}"
         self._attempts = attempts
         self._max_wait = max_wait
+        self._budget = budget
         self._sleep = sleep
         self._clock = clock
+        # stamina's retries are counted and said in rampbot's own words, not logged by it.
+        stamina.instrumentation.set_on_retry_hooks(())
         self._secrets = tuple(secret for secret in (token, app and app.private_key) if secret)
         auth: Auth.Auth
         if app is not None:
@@ -391,7 +397,7 @@ class GitHubRepository:
         state = "unknown"
         for attempt in range(self._attempts):
             if attempt:
-                self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
+                self._sleep(min(_BACKOFF_SECONDS * 2.0 ** (attempt - 1), self._max_wait))
             _, data = self._call(
                 f"read pull request #{number}", lambda: self._request("GET", f"/pulls/{number}")
             )
@@ -439,41 +445,79 @@ class GitHubRepository:
         dropped connection, after which it may or may not have happened, is not retried. A rate
         limit is waited out either way: GitHub did nothing.
         """
-        for attempt in range(1, self._attempts + 1):
-            last = attempt == self._attempts
-            try:
-                return action()
-            except GithubException as error:
-                headers = {key.lower(): value for key, value in (error.headers or {}).items()}
-                wait = _rate_limit_wait(
-                    error.status, headers=headers, data=error.data, now=self._clock()
-                )
-                if wait is not None:
-                    if wait > self._max_wait or last:
-                        raise _rate_limited(what, headers=headers, now=self._clock()) from None
-                    self._sleep(wait)
-                    continue
-                if error.status >= 500 and not retry:
-                    raise _not_retried(
-                        _service_error(what, error.status, headers=headers, data=error.data)
-                    ) from None
-                if error.status >= 500 and not last:
-                    self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
-                    continue
-                raise _service_error(what, error.status, headers=headers, data=error.data) from None
-            except requests.RequestException as error:
-                if not retry:
-                    raise _not_retried(
-                        GitHubError(f"GitHub: could not {what}: {type(error).__name__}")
-                    ) from None
-                if not last:
-                    self._sleep(min(0.5 * 2.0 ** (attempt - 1), self._max_wait))
-                    continue
-                raise GitHubError(
-                    f"GitHub: could not {what}: {type(error).__name__} after {attempt} "
-                    "attempts; check GITHUB_API_URL and the network"
-                ) from None
-        raise AssertionError("unreachable")
+        attempts = 0
+        deadline = self._clock() + timedelta(seconds=self._budget)
+        out_of_time = False
+
+        def next_pause(error: Exception) -> bool | float:
+            # stamina asks after each failed attempt: False for a final answer, else the pause,
+            # which must end before the deadline (a shorter one would meet the same answer).
+            nonlocal out_of_time
+            now = self._clock()
+            pause = retry_wait(
+                error, attempts=attempts, repeatable=retry, max_wait=self._max_wait, now=now
+            )
+            if pause is None:
+                return False
+            if pause > (deadline - now).total_seconds():
+                out_of_time = True
+                return False
+            return pause
+
+        try:
+            for attempt in stamina.retry_context(
+                on=next_pause, attempts=self._attempts, timeout=self._budget, wait_jitter=0.0
+            ):
+                with attempt:
+                    attempts += 1
+                    return action()
+        except GithubException as error:
+            headers = _headers(error)
+            now = self._clock()
+            wait = _rate_limit_wait(error.status, headers=headers, data=error.data, now=now)
+            if wait is not None:
+                raise _rate_limited(what, headers=headers, now=now) from None
+            failure = _service_error(what, error.status, headers=headers, data=error.data)
+            if error.status < 500:
+                raise failure from None
+            if not retry:
+                raise _not_retried(failure) from None
+            if out_of_time:
+                raise _out_of_time(failure, attempts=attempts, budget=self._budget) from None
+            raise failure from None
+        except requests.RequestException as error:
+            failure = GitHubError(f"GitHub: could not {what}: {type(error).__name__}")
+            if not retry:
+                raise _not_retried(failure) from None
+            raise GitHubError(
+                f"{failure.message} after {attempts} attempts; check GITHUB_API_URL and the network"
+            ) from None
+        raise AssertionError("unreachable: stamina either returns or raises")
+
+
+def retry_wait(
+    error: Exception, *, attempts: int, repeatable: bool, max_wait: float, now: datetime
+) -> float | None:
+    """Seconds to wait before trying again after ``attempts`` failed ones, or None: final.
+
+    A rate limit is waited out as GitHub asks when that is at most ``max_wait``; a 5xx or a
+    dropped connection only when the operation is ``repeatable``, after 0.5 s, 1 s, 2 s, ...
+    """
+    if isinstance(error, GithubException):
+        wait = _rate_limit_wait(error.status, headers=_headers(error), data=error.data, now=now)
+        if wait is not None:
+            return wait if wait <= max_wait else None
+        if error.status < 500:
+            return None
+    elif not isinstance(error, requests.RequestException):
+        return None
+    if not repeatable:
+        return None
+    return min(_BACKOFF_SECONDS * 2.0 ** (attempts - 1), max_wait)
+
+
+def _headers(error: GithubException) -> dict[str, str]:
+    return {key.lower(): value for key, value in (error.headers or {}).items()}
 
 
 def _pull_request(data: Mapping[str, Any]) -> PullRequest:
@@ -504,6 +548,13 @@ def _timestamp(text: Any) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _out_of_time(error: ServiceError, *, attempts: int, budget: float) -> ServiceError:
+    return GitHubError(
+        f"{error.message}; gave up after {attempts} attempts, as the next would end past the "
+        f"{budget:g}s budget; the next scheduled run will try again"
+    )
 
 
 def _not_retried(error: ServiceError) -> ServiceError:
