@@ -3,11 +3,11 @@
 Every call goes through ``_call``, which retries (through stamina, within a time budget) 5xx
 answers and dropped connections a bounded number of times where a second try cannot do the thing
 twice (reads, edits that set a value, statuses, labels, and opening a pull request, which GitHub
-refuses to duplicate), waits out a rate limit when GitHub says it ends soon, and otherwise raises
-a ServiceError whose message is built here from the status and GitHub's own message. PyGithub's exceptions can carry request
-data, so their text is never shown, and the token is never part of any message. Every text
-sent (titles, bodies, comments, status descriptions) goes through bot.outbound.clean first: a
-new method that sends text does the same.
+refuses to duplicate), waits out a rate limit when GitHub says it ends soon, and otherwise
+raises a ServiceError whose message is built here from the status and GitHub's own message.
+PyGithub's exceptions can carry request data, so their text is never shown, and the token is
+never part of any message. Every text sent (titles, bodies, comments, status descriptions) goes
+through bot.outbound.clean first: a new method that sends text does the same.
 """
 
 from __future__ import annotations
