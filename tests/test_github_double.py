@@ -1,4 +1,5 @@
-"""The GitHub test double, driven by the real PyGithub client and real git."""
+"""The GitHub test double, driven by the real PyGithub client and real git, through the
+routes rampbot calls (bot/github.py); the double serves no others."""
 
 from __future__ import annotations
 
@@ -43,8 +44,15 @@ def ramp_files(clone: Path, pct: int = 20) -> dict[str, str]:
 
 @pytest.fixture
 def repo(github_double: GitHubDouble) -> Any:
-    """PyGithub's Repository for the double's repository."""
-    return github_double.client().get_repo(github_double.full_name)
+    """PyGithub's Repository for the double's repository, lazy as rampbot's: no GET of it."""
+    return github_double.client(lazy=True).get_repo(github_double.full_name)
+
+
+def set_status(repo: Any, sha: str, state: str = "success", context: str = "rampbot") -> None:
+    """POST .../statuses/{sha}, as GitHubRepository.set_commit_status sends it."""
+    repo.requester.requestJsonAndCheck(
+        "POST", f"{repo.url}/statuses/{sha}", input={"state": state, "context": context}
+    )
 
 
 @pytest.fixture
@@ -70,44 +78,35 @@ def test_pull_request_lifecycle_ends_in_a_real_merge_commit(
     }
 
     pr.edit(body="plan v2")
-    pr.add_to_labels("rampbot", "rollback")
-    pr.remove_from_labels("rollback")
+    labels = f"{repo.url}/issues/{pr.number}/labels"
+    repo.requester.requestJsonAndCheck("POST", labels, input={"labels": ["rampbot"]})
     pr.create_issue_comment("Evidence still holds.")
     pr.create_review_request(reviewers=["alice"])
-    repo.get_commit(head).create_status("success", context="rampbot", description="plan stands")
+    # GitHub's mergeable_state: blocked until the required status is success, then clean.
+    assert repo.get_pull(pr.number).mergeable_state == "blocked"
+    set_status(repo, head)
 
     again = repo.get_pull(pr.number)
     assert again.body == "plan v2"
+    assert again.mergeable_state == "clean"
     assert [label.name for label in again.labels] == ["rampbot"]
-    assert [c.body for c in again.get_issue_comments()] == ["Evidence still holds."]
+    assert github_double.comments(pr.number) == ["Evidence still holds."]
     assert [u.login for u in again.requested_reviewers] == ["alice"]
-    assert repo.get_commit(head).get_combined_status().state == "success"
-    assert [c.sha for c in again.get_commits()] == [head]
+    _, combined = repo.requester.requestJsonAndCheck("GET", f"{repo.url}/commits/{head}/status")
+    assert combined["state"] == "success"
     assert repo.get_issue(pr.number).pull_request is not None
 
     result = again.merge(merge_method="merge", sha=head)
     assert result.merged
     main = github_origin.resolve("refs/heads/main")
     assert result.sha == main
-    assert github_origin.commit(main).parents[1] == head
+    assert git(github_origin.path, "rev-parse", "main^2").strip() == head
     log = git(github_origin.path, "log", "--format=%s", "main")
     assert log.splitlines()[0] == f"Merge pull request #1 from acme/{BRANCH}"
     merged = repo.get_pull(pr.number)
     assert (merged.merged, merged.state, merged.merge_commit_sha) == (True, "closed", main)
     assert merged.merged_by.login == github_double.login
     assert '"pct": 20' in (github_origin.show_file("main", "flags.json") or "")
-
-
-def test_squash_merge_writes_one_commit_on_main(
-    github_origin: Any, repo: Any, head: str, github_double: GitHubDouble
-) -> None:
-    github_double.required_contexts = ()
-    pr = repo.create_pull(title="Ramp receipts", body="", head=BRANCH, base="main")
-    result = pr.merge(merge_method="squash")
-    squashed = github_origin.commit(result.sha)
-    assert len(squashed.parents) == 1
-    assert squashed.message.splitlines()[0] == "Ramp receipts (#1)"
-    assert squashed.tree == github_origin.commit(head).tree
 
 
 def test_a_second_pr_for_the_same_head_is_422(repo: Any, head: str) -> None:
@@ -126,7 +125,7 @@ def test_two_clients_racing_end_with_one_pr(github_double: GitHubDouble, head: s
     outcomes: list[object] = []
 
     def open_pr() -> None:
-        client_repo = github_double.client().get_repo(github_double.full_name)
+        client_repo = github_double.client(lazy=True).get_repo(github_double.full_name)
         barrier.wait()
         try:
             outcomes.append(
@@ -151,19 +150,35 @@ def test_head_filter_without_owner_returns_every_pr(repo: Any, head: str) -> Non
     assert repo.get_pulls(head="acme:no-such-branch").totalCount == 0
 
 
-def test_closing_reopening_and_deleting_the_branch(
-    github_double: GitHubDouble, repo: Any, head: str
+def test_closing_and_deleting_the_branch(
+    github_double: GitHubDouble, github_clone: Path, repo: Any, head: str
 ) -> None:
     pr = repo.create_pull(title="Ramp", body="", head=BRANCH, base="main")
     pr.edit(state="closed")
     assert repo.get_pulls(state="open").totalCount == 0
-    pr.edit(state="open")
-    assert repo.get_git_ref(f"heads/{BRANCH}").object.sha == head
-    assert [r.ref for r in repo.get_git_matching_refs("heads/rampbot")] == [f"refs/heads/{BRANCH}"]
-    repo.get_git_ref(f"heads/{BRANCH}").delete()
-    assert github_double.pull(pr.number).state == "closed"
-    with pytest.raises(github.UnknownObjectException):
-        repo.get_branch(BRANCH)
+    assert repo.get_issue(pr.number).closed_by.login == github_double.login
+    second = repo.create_pull(title="Ramp again", body="", head=BRANCH, base="main")
+    git(github_clone, "push", "-q", "origin", "--delete", BRANCH)
+    # GitHub closes a pull request whose head branch is deleted.
+    assert github_double.pull(second.number).state == "closed"
+
+
+def test_what_rampbot_never_asks_is_not_served(
+    github_double: GitHubDouble, repo: Any, head: str
+) -> None:
+    pr = repo.create_pull(title="Ramp", body="", head=BRANCH, base="main")
+    pr.edit(state="closed")
+    with pytest.raises(github.GithubException) as reopened:
+        pr.edit(state="open")
+    assert reopened.value.status == 500
+    assert len(github_double.violations) == 1
+    assert "does not reopen or rebase a PR" in github_double.violations[0]
+    github_double.violations.clear()
+    with pytest.raises(github.GithubException) as elsewhere:
+        repo.requester.requestJsonAndCheck("GET", f"{repo.url}/branches/main")
+    assert elsewhere.value.status == 404
+    assert any("Path not found" in v for v in github_double.violations)
+    github_double.violations.clear()
 
 
 def test_merge_refusals(
@@ -179,10 +194,17 @@ def test_merge_refusals(
         405,
         'Required status check "rampbot" is expected.',
     )
+    with pytest.raises(github.GithubException) as squash:
+        pr.merge(merge_method="squash")
+    assert (squash.value.status, squash.value.data["message"]) == (
+        405,
+        "Squash merges are not allowed on this repository.",
+    )
     # A person changes the same line on main: the PR now conflicts.
     github_double.repo.commit_files("main", ramp_files(github_clone, pct=30), message="Human edit")
-    repo.get_commit(head).create_status("success", context="rampbot")
+    set_status(repo, head)
     assert repo.get_pull(pr.number).mergeable is False
+    assert repo.get_pull(pr.number).mergeable_state == "dirty"
     with pytest.raises(github.GithubException) as conflict:
         pr.merge()
     assert (conflict.value.status, conflict.value.data["message"]) == (
@@ -195,10 +217,10 @@ def test_auto_merge_waits_for_the_required_status(
     github_double: GitHubDouble, repo: Any, head: str
 ) -> None:
     pr = repo.create_pull(title="Roll back", body="", head=BRANCH, base="main")
-    pr.enable_automerge(merge_method="SQUASH")
+    pr.enable_automerge(merge_method="MERGE")
     assert github_double.pull(pr.number).auto_merge is not None
-    assert repo.get_pull(pr.number).auto_merge["merge_method"] == "squash"  # a dict
-    repo.get_commit(head).create_status("success", context="rampbot")
+    assert repo.get_pull(pr.number).auto_merge["merge_method"] == "merge"  # a dict
+    set_status(repo, head)
     assert github_double.pull(pr.number).merged_at is not None
     assert repo.get_pull(pr.number).merged
 
@@ -212,30 +234,27 @@ def test_auto_merge_on_a_clean_pr_is_refused_as_on_github(
         pr.enable_automerge()
 
 
-def test_labels_and_comments_endpoints(repo: Any, head: str) -> None:
-    repo.create_label("rollback", "d73a4a", "Undo a step")
-    with pytest.raises(github.GithubException) as duplicate:
-        repo.create_label("Rollback", "d73a4a")
-    assert duplicate.value.status == 422
+def test_issues_hold_the_dashboard_and_list_pull_requests_too(repo: Any, head: str) -> None:
     pr = repo.create_pull(title="Ramp", body="", head=BRANCH, base="main")
-    issue = repo.get_issue(pr.number)
-    issue.set_labels("rollback", "rampbot")
-    assert [label.name for label in issue.get_labels()] == ["rollback", "rampbot"]
-    assert {label.name for label in repo.get_labels()} == {"rollback", "rampbot"}
-    assert repo.get_label("rollback").description == "Undo a step"
-    comment = issue.create_comment("first")
-    comment.edit("edited")
-    assert [c.body for c in issue.get_comments()] == ["edited"]
-    issue.edit(state="closed")
-    assert repo.get_pull(pr.number).state == "closed"
+    labels = f"{repo.url}/issues/{pr.number}/labels"
+    repo.requester.requestJsonAndCheck("POST", labels, input={"labels": ["Rampbot"]})
+    issue = repo.create_issue(title="Ramp dashboard", body="<!-- marker -->", labels=["rampbot"])
+    issue.edit(body="<!-- marker --> edited")
+    listed = list(repo.get_issues(state="open", labels=["rampbot"], direction="asc"))
+    # GitHub lists pull requests among issues, and matches label names in any case.
+    assert [(i.number, i.pull_request is not None) for i in listed] == [
+        (pr.number, True),
+        (issue.number, False),
+    ]
+    assert repo.get_issue(issue.number).body == "<!-- marker --> edited"
 
 
 def test_requests_are_logged_and_counted(github_double: GitHubDouble, repo: Any) -> None:
-    repo.get_branch("main")
     repo.get_pulls(state="open").totalCount  # noqa: B018 - the request is the point
-    assert github_double.count() == 3
+    list(repo.get_issues(state="open"))
+    assert github_double.count() == 2
     assert github_double.count("GET", "/repos/acme/flags/pulls") == 1
-    assert github_double.log[-1].query == {"state": "open", "per_page": "1"}
+    assert github_double.log[0].query == {"state": "open", "per_page": "1"}
     github_double.reset_log()
     assert github_double.count() == 0
     repo.get_pulls(state="all").totalCount  # noqa: B018
@@ -284,13 +303,16 @@ def test_responses_are_checked_too() -> None:
     assert any("number" in problem for problem in spec.check_response(request, response))
 
 
-def test_injected_server_errors_then_success(github_double: GitHubDouble, repo: Any) -> None:
-    github_double.fail_next("GET", "/repos/acme/flags/branches/*", status=502, times=2)
+def test_injected_server_errors_then_success(
+    github_double: GitHubDouble, repo: Any, head: str
+) -> None:
+    pr = repo.create_pull(title="Ramp", body="", head=BRANCH, base="main")
+    github_double.fail_next("GET", "/repos/acme/flags/pulls/*", status=502, times=2)
     for _ in range(2):
         with pytest.raises(github.GithubException) as caught:
-            repo.get_branch("main")
+            repo.get_pull(pr.number).title  # noqa: B018 - lazy: reading it sends the request
         assert caught.value.status == 502
-    assert repo.get_branch("main").name == "main"
+    assert repo.get_pull(pr.number).title == "Ramp"
     assert [e.status for e in github_double.log[-3:]] == [502, 502, 200]
 
 
@@ -302,10 +324,10 @@ def test_injected_validation_failure(github_double: GitHubDouble, repo: Any, hea
     assert github_double.pulls() == []
 
 
-def test_rate_limits(github_double: GitHubDouble) -> None:
+def test_rate_limits(github_double: GitHubDouble, repo: Any) -> None:
     github_double.rate_limit_next("GET", "/repos/*", kind="primary", reset_in=60)
     response = requests.get(
-        f"{github_double.url}/repos/acme/flags",
+        f"{github_double.url}/repos/acme/flags/pulls",
         headers={"Authorization": f"token {github_double.token}"},
         timeout=5,
     )
@@ -313,21 +335,19 @@ def test_rate_limits(github_double: GitHubDouble) -> None:
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert int(response.headers["X-RateLimit-Reset"]) > 0
     github_double.rate_limit_next(kind="primary")
-    client = github_double.client()
     with pytest.raises(github.RateLimitExceededException):
-        client.get_repo(github_double.full_name)
+        list(repo.get_pulls())
 
     github_double.rate_limit_next("POST", "*", kind="secondary", retry_after=7)
-    repo = github_double.client().get_repo(github_double.full_name)
     with pytest.raises(github.GithubException) as caught:
-        repo.create_label("x", "ffffff")
+        repo.create_issue(title="Ramp dashboard")
     assert caught.value.status == 429
     assert caught.value.headers["retry-after"] == "7"
 
 
 def test_missing_permission_and_bad_tokens(github_double: GitHubDouble, head: str) -> None:
     github_double.deny("POST", "/repos/acme/flags/pulls", permission="pull_requests=write")
-    repo = github_double.client().get_repo(github_double.full_name)
+    repo = github_double.client(lazy=True).get_repo(github_double.full_name)
     with pytest.raises(github.GithubException) as denied:
         repo.create_pull(title="Ramp", body="", head=BRANCH, base="main")
     assert denied.value.status == 403
@@ -335,10 +355,14 @@ def test_missing_permission_and_bad_tokens(github_double: GitHubDouble, head: st
     github_double.clear_faults()
 
     with pytest.raises(github.BadCredentialsException):
-        github_double.client(token="wrong").get_repo(github_double.full_name)
-    anonymous = github.Github(base_url=github_double.url, retry=None)
+        list(
+            github_double.client(token="wrong", lazy=True)
+            .get_repo(github_double.full_name)
+            .get_pulls()
+        )
+    anonymous = github.Github(base_url=github_double.url, retry=None, lazy=True)
     with pytest.raises(github.GithubException) as caught:
-        anonymous.get_repo(github_double.full_name)
+        list(anonymous.get_repo(github_double.full_name).get_pulls())
     assert (caught.value.status, caught.value.data["message"]) == (401, "Requires authentication")
 
 
@@ -353,11 +377,11 @@ def test_enterprise_style_base_url(github_double: GitHubDouble, repo: Any, head:
 
 def test_lists_are_paged_with_link_headers(github_double: GitHubDouble, repo: Any) -> None:
     for index in range(35):
-        repo.create_label(f"label-{index:02}", "ededed")
+        repo.create_issue(title=f"issue {index:02}")
     github_double.reset_log()
-    names = [label.name for label in repo.get_labels()]
-    assert names == [f"label-{index:02}" for index in range(35)]
+    titles = [issue.title for issue in repo.get_issues(direction="asc")]
+    assert titles == [f"issue {index:02}" for index in range(35)]
     assert github_double.requests() == [
-        "GET /repos/acme/flags/labels -> 200",
-        "GET /repos/acme/flags/labels?page=2&per_page=30 -> 200",
+        "GET /repos/acme/flags/issues?direction=asc -> 200",
+        "GET /repos/acme/flags/issues?direction=asc&page=2&per_page=30 -> 200",
     ]

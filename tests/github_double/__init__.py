@@ -13,7 +13,7 @@ Typical use (fixtures in tests/fixtures/github.py):
 
     def test_opens_a_pr(github_double, origin_clone):
         ...push a branch from origin_clone with git...
-        gh = github_double.client()            # github.Github(base_url=..., auth=..., retry=None)
+        gh = github_double.client(lazy=True)   # github.Github(base_url=..., auth=..., retry=None)
         repo = gh.get_repo(github_double.full_name)
         pr = repo.create_pull(title="t", body="b", head="rampbot/ramp", base="main")
         assert github_double.count("POST", "/repos/acme/flags/pulls") == 1

@@ -26,22 +26,6 @@ class GitError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Commit:
-    """What the API shows of a commit."""
-
-    sha: str
-    tree: str
-    parents: tuple[str, ...]
-    author_name: str
-    author_email: str
-    author_date: str
-    committer_name: str
-    committer_email: str
-    committer_date: str
-    message: str
-
-
-@dataclass(frozen=True)
 class MergeResult:
     """Outcome of a merge attempt: a tree when clean, the conflicting paths otherwise."""
 
@@ -134,11 +118,6 @@ class BareRepo:
         out = self.git("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", ok=(0, 1, 128))
         return out.strip() or None
 
-    def branches(self) -> list[str]:
-        """Branch names, sorted."""
-        out = self.git("for-each-ref", "--format=%(refname:strip=2)", "refs/heads")
-        return sorted(out.split())
-
     def refs(self, prefix: str) -> dict[str, str]:
         """Full ref name -> SHA for refs starting with `refs/<prefix>`."""
         out = self.git("for-each-ref", "--format=%(refname) %(objectname)", "refs/")
@@ -157,24 +136,6 @@ class BareRepo:
     def delete_ref(self, ref: str) -> None:
         """Delete a ref."""
         self.git("update-ref", "-d", ref)
-
-    def commit(self, sha: str) -> Commit:
-        """The commit `sha` (any revision)."""
-        fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
-        out = self.git("show", "-s", f"--format={fmt}", sha, "--")
-        fields = out.split("\x00")
-        return Commit(
-            sha=fields[0],
-            tree=fields[1],
-            parents=tuple(fields[2].split()),
-            author_name=fields[3],
-            author_email=fields[4],
-            author_date=fields[5],
-            committer_name=fields[6],
-            committer_email=fields[7],
-            committer_date=fields[8],
-            message=fields[9].rstrip("\n"),
-        )
 
     def commits_between(self, base: str, head: str) -> list[str]:
         """SHAs reachable from head but not base, oldest first (what a PR contains)."""
@@ -215,7 +176,3 @@ class BareRepo:
         """A file's text at a revision, or None if absent."""
         out = self.git("cat-file", "-p", f"{rev}:{path}", ok=(0, 128))
         return out if out else None
-
-    def log_subjects(self, rev: str) -> list[str]:
-        """Subjects of the commits reachable from rev, newest first (for test assertions)."""
-        return self.git("log", "--format=%s", rev).splitlines()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .gitrepo import BareRepo, Commit
+from .gitrepo import BareRepo
 from .spec import deep_merge, fill
 from .state import Comment, Issue, Label, Pull, State, Status
 
@@ -54,10 +54,8 @@ class Renderer:
             },
         )
 
-    def repository(
-        self, schema: str = "full-repository", *, owner: str | None = None
-    ) -> dict[str, Any]:
-        """full-repository (GET /repos/o/r) or repository (inside pulls); a fork's with `owner`."""
+    def repository(self, schema: str, *, owner: str | None = None) -> dict[str, Any]:
+        """repository (inside pulls) or minimal-repository; a fork's with `owner`."""
         if owner is not None and owner != self.owner:
             fork = f"{owner}/{self.name}"
             values = {
@@ -96,7 +94,7 @@ class Renderer:
             "branches_url": f"{url}/branches{{/branch}}",
             "git_refs_url": f"{url}/git/refs{{/sha}}",
             "allow_merge_commit": True,
-            "allow_squash_merge": True,
+            "allow_squash_merge": False,
             "allow_rebase_merge": False,
             "allow_auto_merge": True,
             "delete_branch_on_merge": False,
@@ -110,84 +108,6 @@ class Renderer:
             "open_issues_count": sum(1 for p in self.state.pulls.values() if p.state == "open"),
         }
         return deep_merge(fill(schema), values)
-
-    def git_user(self, name: str, email: str, date: str) -> dict[str, Any]:
-        """A git author/committer."""
-        return {"name": name, "email": email, "date": date}
-
-    def commit(self, commit: Commit) -> dict[str, Any]:
-        """commit (GET /repos/o/r/commits/{ref}, inside a branch, in pulls/{n}/commits)."""
-        url = f"{self.repo_url}/commits/{commit.sha}"
-        return deep_merge(
-            fill("commit"),
-            {
-                "sha": commit.sha,
-                "node_id": f"C_{commit.sha[:12]}",
-                "url": url,
-                "html_url": f"{WEB}/{self.full_name}/commit/{commit.sha}",
-                "comments_url": f"{url}/comments",
-                "commit": {
-                    "url": f"{self.repo_url}/git/commits/{commit.sha}",
-                    "author": self.git_user(
-                        commit.author_name, commit.author_email, commit.author_date
-                    ),
-                    "committer": self.git_user(
-                        commit.committer_name, commit.committer_email, commit.committer_date
-                    ),
-                    "message": commit.message,
-                    "comment_count": 0,
-                    "tree": {
-                        "sha": commit.tree,
-                        "url": f"{self.repo_url}/git/trees/{commit.tree}",
-                    },
-                },
-                # Git authors are not mapped to GitHub accounts here. GitHub sends null for an
-                # unmapped author, but its description only allows a user or {} here.
-                "author": {},
-                "committer": {},
-                "parents": [
-                    {
-                        "sha": parent,
-                        "url": f"{self.repo_url}/commits/{parent}",
-                        "html_url": f"{WEB}/{self.full_name}/commit/{parent}",
-                    }
-                    for parent in commit.parents
-                ],
-            },
-        )
-
-    def branch(self, branch: str, sha: str) -> dict[str, Any]:
-        """branch-with-protection."""
-        return deep_merge(
-            fill("branch-with-protection"),
-            {
-                "name": branch,
-                "commit": self.commit(self.repo.commit(sha)),
-                "_links": {
-                    "html": f"{WEB}/{self.full_name}/tree/{branch}",
-                    "self": f"{self.repo_url}/branches/{branch}",
-                },
-                "protected": False,
-                "protection": {"enabled": False},
-                "protection_url": f"{self.repo_url}/branches/{branch}/protection",
-            },
-        )
-
-    def ref(self, ref: str, sha: str) -> dict[str, Any]:
-        """git-ref."""
-        return deep_merge(
-            fill("git-ref"),
-            {
-                "ref": ref,
-                "node_id": f"REF_{ref}",
-                "url": f"{self.repo_url}/git/{ref}",
-                "object": {
-                    "type": "commit",
-                    "sha": sha,
-                    "url": f"{self.repo_url}/git/commits/{sha}",
-                },
-            },
-        )
 
     def label(self, label: Label) -> dict[str, Any]:
         """label."""

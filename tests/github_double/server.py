@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from werkzeug.datastructures import Headers
 
@@ -28,8 +28,6 @@ _APP_ONLY = re.compile(r"^/app(/.*)?$|^/repos/[^/]+/[^/]+/installation$")
 
 RATE_LIMIT = 5000
 RATE_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api"
-# Path parameters GitHub lets span several segments (refs/branches with slashes).
-GREEDY = ("{ref}", "{branch}", "{name}", "{path}")
 GRAPHQL_INPUT = {
     "enablePullRequestAutoMerge": {
         "pullRequestId",
@@ -270,11 +268,11 @@ class GitHubDouble:
             self.state.pulls[pull.number] = pull
             return pull
 
-    def merge(self, number: int, *, method: str = "merge", login: str = "octocat") -> str:
+    def merge(self, number: int, *, login: str = "octocat") -> str:
         """Merge a PR as a person would in the web UI (ignores required statuses)."""
         with self.lock:
             pull = self.pull(number)
-            return self.api.merge_pull(pull, method=method, title=None, message=None, login=login)
+            return self.api.merge_pull(pull, title=None, message=None, login=login)
 
     def close(self, number: int, *, login: str = "octocat") -> None:
         """Close a PR without merging, as a person would in the web UI."""
@@ -439,15 +437,12 @@ class GitHubDouble:
                 return 200, {}, self._graphql(body)
 
         template = spec.find_template(method, path)
-        checked_path = _encode_greedy(template, path) if template else path
-        checked_body = spec.label_array_as_object(method, template, body)
-        checked_raw = json.dumps(checked_body).encode() if checked_body is not body else raw
         request = spec.WireRequest(
             method=method,
-            path=checked_path,
+            path=path,
             query=query_pairs,
             headers=dict(headers),
-            body=checked_raw or None,
+            body=raw or None,
             content_type=(_header(headers, "Content-Type") or "application/json").lower(),
         )
         problems = spec.check_request(request)
@@ -492,7 +487,7 @@ class GitHubDouble:
             method=method,
             params=params,
             query=dict(query_pairs),
-            body=checked_body or {},
+            body=body or {},
             login=self.login,
         )
         try:
@@ -615,8 +610,8 @@ class GitHubDouble:
             return "Pull request is closed"
         if expected is not None and expected != pull.last_head_sha:
             return "Head ref does not match expectedHeadOid"
-        if method == "REBASE":
-            return "Merge method rebase merging is not allowed on this repository"
+        if method != "MERGE":  # a repository that allows merge commits only
+            return f"Merge method {method.lower()} merging is not allowed on this repository"
         # GitHub refuses auto-merge on a PR that can be merged right now.
         if self.api.mergeable(pull) and self.api.status_ok(pull.last_head_sha):
             return "Pull request Pull request is in clean status"
@@ -657,16 +652,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name.lower():
             return value
     return None
-
-
-def _encode_greedy(template: str, path: str) -> str:
-    """Put a multi-segment ref/branch into one segment (%2F) so the description's {ref} matches."""
-    segments = template.strip("/").split("/")
-    if not segments or segments[-1] not in GREEDY:
-        return path
-    parts = path.strip("/").split("/")
-    head, tail = parts[: len(segments) - 1], parts[len(segments) - 1 :]
-    return "/" + "/".join([*head, quote("/".join(unquote(t) for t in tail), safe="")])
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,6 @@ SPEC_PATH = (
 )
 # The description's only server; the double's own address is never part of the check.
 HOST_URL = "https://api.github.com"
-
-# Named gap between the description and GitHub (see the description's README): PyGithub's
-# Issue.add_to_labels / set_labels send a bare JSON array of names, which GitHub accepts but
-# the description lists only as {"labels": [...]}. The request is checked in that form.
-BARE_LABEL_ARRAY_PATHS = frozenset({"post", "put"})
 
 _lock = threading.Lock()
 
@@ -176,8 +171,7 @@ def _templates() -> list[tuple[list[str], str, frozenset[str]]]:
 def find_template(method: str, path: str) -> str | None:
     """The description's path template matching a concrete path and method, if any.
 
-    Literal segments win over parameters ("/git/ref/x" before "/git/refs/{ref}"); a `{ref}` or
-    `{path}` parameter at the end may span several segments, as refs like heads/a/b do.
+    Literal segments win over parameters ("/issues/comments" before "/issues/{issue_number}").
     """
     parts = path.strip("/").split("/") if path.strip("/") else []
     best: tuple[int, str] | None = None
@@ -193,8 +187,7 @@ def find_template(method: str, path: str) -> str | None:
 def _match(segments: list[str], parts: list[str]) -> int | None:
     if segments == [""]:
         segments = []
-    greedy = bool(segments) and segments[-1] in ("{ref}", "{branch}", "{name}", "{path}")
-    if len(parts) != len(segments) and not (greedy and len(parts) > len(segments)):
+    if len(parts) != len(segments):
         return None
     score = 0
     for index, segment in enumerate(segments):
@@ -211,12 +204,9 @@ def path_params(template: str, path: str) -> dict[str, str]:
     segments = template.strip("/").split("/")
     parts = path.strip("/").split("/")
     params: dict[str, str] = {}
-    for index, segment in enumerate(segments):
+    for segment, part in zip(segments, parts, strict=True):
         if segment.startswith("{"):
-            if index == len(segments) - 1:
-                params[segment[1:-1]] = "/".join(parts[index:])
-            else:
-                params[segment[1:-1]] = parts[index]
+            params[segment[1:-1]] = part
     return params
 
 
@@ -280,20 +270,3 @@ def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, An
         else:
             base[key] = value
     return base
-
-
-def label_array_as_object(method: str, template: str | None, body: Any) -> Any:
-    """Rewrite a bare label array into the documented {"labels": [...]} (the named gap)."""
-    if (
-        template == "/repos/{owner}/{repo}/issues/{issue_number}/labels"
-        and method.lower() in BARE_LABEL_ARRAY_PATHS
-        and isinstance(body, list)
-        and all(isinstance(item, str) for item in body)
-    ):
-        return {"labels": body}
-    return body
-
-
-def names(items: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The `name` of each item (labels, teams)."""
-    return [str(item["name"]) for item in items]
