@@ -12,6 +12,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, timedelta
+from operator import attrgetter
 
 from bot.decide import (
     PAUSED_DASHBOARD,
@@ -67,8 +68,13 @@ def plan_to_text(plan: Plan, *, every: bool = False, colour: bool = False) -> st
     """
     paint = _painter(colour)
     by_action = _by_action(plan.decisions)
-    changes = [d for action in ACTIONS_IN_ORDER for d in by_action[action] if d.changed]
-    holds = [d for d in plan.decisions if not d.changed]
+    # Decision.changed, compared here: a property is a Python call, and there are 100,000.
+    changed_by_action = {
+        action: [d for d in by_action[action] if d.to_pct != d.from_pct]
+        for action in ACTIONS_IN_ORDER
+    }
+    changes = [d for action in ACTIONS_IN_ORDER for d in changed_by_action[action]]
+    holds = [d for d in plan.decisions if d.to_pct == d.from_pct]
     lines = [paint(_headline(by_action), _BOLD), _evaluated(plan), ""]
     if len(plan.decisions) > 1:
         lines += [*_counts(plan, by_action, paint), ""]
@@ -83,7 +89,11 @@ def plan_to_text(plan: Plan, *, every: bool = False, colour: bool = False) -> st
         lines.append(paint(f"Changes ({len(changes):,})", _BOLD))
         lines += _table(shown, signals, paint)
         if len(shown) < len(changes):
-            rest = Counter(d.action for d in changes[len(shown) :])
+            # The changes come action by action: those of each action not shown are counted.
+            rest, left = {}, len(shown)
+            for action in ACTIONS_IN_ORDER:
+                number = len(changed_by_action[action])
+                rest[action], left = number - min(number, left), left - min(number, left)
             counted = ", ".join(
                 f"{rest[action]:,} {action.value}" for action in ACTIONS_IN_ORDER if rest[action]
             )
@@ -97,12 +107,17 @@ def plan_to_text(plan: Plan, *, every: bool = False, colour: bool = False) -> st
         if not every:
             lines.append("  --all lists each hold with its measured values")
         lines.append("")
-    lines += _alerts(plan, paint)
+    lines += _alerts(plan, changed_by_action[Action.ROLLBACK], paint)
     if not plan.changed:
         lines.append("Nothing changes in the flags file.")
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
+
+
+# Read in C, not by a Python function per decision: there may be 1,000,000 (issue 14).
+_FEATURE = attrgetter("feature")
+_TENANT = attrgetter("tenant")
 
 
 def _painter(colour: bool) -> _Paint:
@@ -128,8 +143,8 @@ def _headline(by_action: dict[Action, list[Decision]]) -> str:
 
 
 def _evaluated(plan: Plan) -> str:
-    tenants = len({d.tenant for d in plan.decisions})
-    features = len({d.feature for d in plan.decisions})
+    tenants = len(set(map(_TENANT, plan.decisions)))
+    features = len(set(map(_FEATURE, plan.decisions)))
     moment = plan.evaluated_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"Evaluated at {moment}, health judged over {printable(plan.window)}: "
@@ -139,12 +154,12 @@ def _evaluated(plan: Plan) -> str:
 
 
 def _counts(plan: Plan, by_action: dict[Action, list[Decision]], paint: _Paint) -> list[str]:
-    counts = {action: Counter(d.feature for d in by_action[action]) for action in by_action}
+    counts = {action: Counter(map(_FEATURE, by_action[action])) for action in by_action}
     header = [_Cell("feature")] + [_Cell(a.value, right=True) for a in ACTIONS_IN_ORDER]
     rows = [
         [_Cell(_name(feature))]
         + [_Cell(f"{counts[action][feature]:,}", right=True) for action in ACTIONS_IN_ORDER]
-        for feature in _unique(d.feature for d in plan.decisions)
+        for feature in _unique(map(_FEATURE, plan.decisions))
     ]
     return _aligned(header, rows, paint)
 
@@ -244,13 +259,13 @@ def _hold_group(decision: Decision) -> str:
     return str(decision.kind.value)
 
 
-def _alerts(plan: Plan, paint: _Paint) -> list[str]:
+def _alerts(plan: Plan, rollbacks: Iterable[Decision], paint: _Paint) -> list[str]:
+    """The alerts behind ``rollbacks`` (the plan's changes that roll back), with counts."""
     seen: dict[tuple[str, str | None, str | None], int] = {}
-    for decision in plan.changes:
-        if decision.action is Action.ROLLBACK:
-            for alert in decision.alerts:
-                key = (alert.name, alert.severity, alert.summary)
-                seen[key] = seen.get(key, 0) + 1
+    for decision in rollbacks:
+        for alert in decision.alerts:
+            key = (alert.name, alert.severity, alert.summary)
+            seen[key] = seen.get(key, 0) + 1
     if not seen:
         return []
     from bot.redact import redactor_for  # libphonenumber's import is slow; only alerts need it

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict, decide
+from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict, _hold_marker, decide
+from bot.flags import FlagChange
 from bot.health import Alert, Health, Reading
 from tests.builders import GREEN, flags, health, policy
 
@@ -529,3 +530,22 @@ def test_one_date_for_every_tenant_is_the_table_with_that_date_everywhere(scenar
         changed_at=when,
     )
     assert one_date == table
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios())
+def test_the_flag_changes_are_those_written_out_from_the_decisions(scenario):
+    text, document, values, last, alerts, _ = scenario
+    plan = decide(policy(text), flags(document), health(values, alerts), now=NOW, last_change=last)
+    expected = [
+        FlagChange(
+            feature=d.feature,
+            tenant=d.tenant,
+            pct=d.to_pct,
+            hold=(d.hold or _hold_marker(d)) if d.action is Action.ROLLBACK else None,
+        )
+        for d in plan.decisions
+        if d.changed
+    ]
+    assert plan.flag_changes() == expected
+    assert all(len(change) == len(FlagChange._fields) for change in plan.flag_changes())

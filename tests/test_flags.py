@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot.errors import ConflictError, InputErrors
 from bot.flags import (
     FlagChange,
+    TenantFlag,
     _canonical_layout,
     _edit_canonical,
     _edit_in_place,
@@ -415,3 +416,48 @@ def test_revision_after_revert_refuses_a_text_that_is_not_json() -> None:
     with pytest.raises(ConflictError) as raised:
         revision_after_revert('{"revision": 1,}', path="f.json", base=at(9, 25))
     assert str(raised.value) == "f.json: the revert leaves it invalid JSON; revert it by hand"
+
+
+# --- Equal tenant entries share one TenantFlag (issue 14) --------------------------------
+
+
+@pytest.mark.parametrize("first", ["10", "10.0"])
+def test_a_float_percentage_is_reported_beside_an_equal_integer_one(first):
+    # 10.0 == 10 in Python: the entry shared with an integer 10 must not hide the float.
+    second = "10.0" if first == "10" else "10"
+    text = (
+        '{"version": "flags-v1", "features": {"receipts": {"pct": 0, "tenants": '
+        f'{{"acme": {{"pct": {first}}}, "globex": {{"pct": {second}}}}}}}}}}}\n'
+    )
+    with pytest.raises(InputErrors) as raised:
+        parse_flags(text, source="flags.json")
+    floating = "acme" if first == "10.0" else "globex"
+    assert str(raised.value) == (
+        f"flags.json: features.receipts.tenants.{floating}.pct: 10.0 is not an integer; write 10"
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        names,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "pct": st.sampled_from([0, 5, 10]),
+                "paused": st.booleans(),
+                "hold": st.sampled_from(["from 5%", "from 10%"]),
+            },
+        ).filter(bool),  # an entry says something
+        max_size=8,
+    )
+)
+def test_shared_tenant_flags_are_each_entry_as_written(tenants):
+    text = json.dumps(
+        {"version": "flags-v1", "features": {"receipts": {"pct": 1, "tenants": tenants}}}
+    )
+    read = parse_flags(text, source="flags.json").features["receipts"].tenants
+    assert read == {
+        name: TenantFlag(entry.get("pct"), entry.get("paused", False), entry.get("hold"))
+        for name, entry in tenants.items()
+    }
