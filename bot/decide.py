@@ -52,6 +52,11 @@ class Verdict(Enum):
     NO_DATA = "no data"
 
 
+# Read in loops over every tenant: a module's name is read in a few nanoseconds, an enum's
+# member in about 100 on Python 3.11 (issue 14).
+_HEALTHY, _BREACHED, _NO_DATA = Verdict.HEALTHY, Verdict.BREACHED, Verdict.NO_DATA
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One signal's measurement for one tenant, next to what it was judged against."""
@@ -315,7 +320,7 @@ class Plan:
 
     def flag_changes(self) -> list[FlagChange]:
         """The edits to flags.json this plan makes; a rollback leaves a hold marker."""
-        new = tuple.__new__
+        new, rollback = tuple.__new__, Action.ROLLBACK  # read once: see _HEALTHY
         # A tenant's decisions share their evidence and alerts, so its rollbacks from one
         # percentage share their marker: worded once, found by the tuples' identity.
         markers: dict[tuple[int, int, int], str] = {}
@@ -339,7 +344,7 @@ class Plan:
                         decision.feature,
                         decision.tenant,
                         decision.to_pct,
-                        marker(decision) if decision.action is Action.ROLLBACK else None,
+                        marker(decision) if decision.action is rollback else None,
                         False,  # resume
                     ),
                 )
@@ -480,6 +485,28 @@ def _decide_feature(
     no_data_rollback = policy.no_data is NoData.ROLLBACK
     paused = feature.paused
     append, new = into.append, tuple.__new__
+    # Names bound here: the loop runs 100,000 times at 10,000 tenants x 10 features, and a
+    # local name is read faster than an attribute of an enum (issue 14).
+    UNUSABLE_NAME, PAUSED, CRITICAL, BREACH = (
+        Kind.UNUSABLE_NAME,
+        Kind.PAUSED,
+        Kind.CRITICAL,
+        Kind.BREACH,
+    )
+    NO_DATA, INCONCLUSIVE, MISMATCH, HELD = (
+        Kind.NO_DATA,
+        Kind.INCONCLUSIVE,
+        Kind.SAMPLE_RATIO_MISMATCH,
+        Kind.HELD,
+    )
+    STALE, BAKING, HEALTHY, AT_MAXIMUM, AT_MINIMUM = (
+        Kind.STALE,
+        Kind.BAKING,
+        Kind.HEALTHY,
+        Kind.AT_MAXIMUM,
+        Kind.AT_MINIMUM,
+    )
+    HOLD, ROLLBACK, DOWN, UP = Action.HOLD, Action.ROLLBACK, Action.DOWN, Action.UP
     # healths is endless with comparison signals: the tenants end the loop.
     for tenant, health in zip(tenants, healths, strict=False):
         tenant_flag = own.get(tenant) or no_flag
@@ -498,46 +525,46 @@ def _decide_feature(
         rule = health.rule
         # 0. A label value from Prometheus can be anything; one that cannot be a key of
         # flags.json is held with a reason instead of failing the run for every other tenant.
-        if rule is Kind.UNUSABLE_NAME:
-            kind, action, to_pct = rule, Action.HOLD, current
+        if rule is UNUSABLE_NAME:
+            kind, action, to_pct = rule, HOLD, current
         # 1. A person said to leave it alone.
         elif paused or tenant_flag.paused:
-            kind, action, to_pct = Kind.PAUSED, Action.HOLD, current
+            kind, action, to_pct = PAUSED, HOLD, current
             note = PAUSED_FEATURE if paused else PAUSED_TENANT
         # 2. A critical breach or a firing alert of a rollback severity.
-        elif rule is Kind.CRITICAL:
-            kind, action = rule, Action.ROLLBACK
+        elif rule is CRITICAL:
+            kind, action = rule, ROLLBACK
             to_pct = ramp.min if to_min else downs[current]
         # 3. Any other breach.
-        elif rule is Kind.BREACH:
-            kind, action, to_pct = rule, Action.DOWN, downs[current]
+        elif rule is BREACH:
+            kind, action, to_pct = rule, DOWN, downs[current]
         # 4. Missing data: never a reason to go up, and only by choice a reason to go down.
-        elif rule is Kind.NO_DATA:
+        elif rule is NO_DATA:
             if no_data_rollback:
-                kind, action = rule, Action.ROLLBACK
+                kind, action = rule, ROLLBACK
                 to_pct = ramp.min if to_min else downs[current]
             else:
-                kind, action, to_pct = rule, Action.HOLD, current
+                kind, action, to_pct = rule, HOLD, current
         # 4b. A comparison in doubt: never up, and doubt is no reason to go down.
-        elif rule is Kind.INCONCLUSIVE or rule is Kind.SAMPLE_RATIO_MISMATCH:
-            kind, action, to_pct = rule, Action.HOLD, current
+        elif rule is INCONCLUSIVE or rule is MISMATCH:
+            kind, action, to_pct = rule, HOLD, current
         # 5. Held since a rollback, until a person deletes the marker.
         elif tenant_flag.hold is not None:
-            kind, action, to_pct, note = Kind.HELD, Action.HOLD, current, tenant_flag.hold
+            kind, action, to_pct, note = HELD, HOLD, current, tenant_flag.hold
         # 6. Health measured before the percentage it would judge was set says nothing about
         # the tenant at its current percentage: it can never move it up (issue 9).
         elif changed_at is not None and measured_at < changed_at:
-            kind, action, to_pct, note = Kind.STALE, Action.HOLD, current, _utc(measured_at)
+            kind, action, to_pct, note = STALE, HOLD, current, _utc(measured_at)
         # 7. Not baked yet.
         elif changed_at is not None and now - changed_at < bake_time:
-            kind, action, to_pct, note = Kind.BAKING, Action.HOLD, current, bake_text
+            kind, action, to_pct, note = BAKING, HOLD, current, bake_text
             age = int((now - changed_at).total_seconds())
         # 8. Healthy over the whole window.
         else:
-            kind, action, to_pct = Kind.HEALTHY, Action.UP, ups[current]
-        if to_pct == current and action is not Action.HOLD:
-            kind = Kind.AT_MAXIMUM if action is Action.UP else Kind.AT_MINIMUM
-            action = Action.HOLD
+            kind, action, to_pct = HEALTHY, UP, ups[current]
+        if to_pct == current and action is not HOLD:
+            kind = AT_MAXIMUM if action is UP else AT_MINIMUM
+            action = HOLD
         # tuple.__new__ directly: Decision's own __new__ is Python code, called 100,000 times
         # at 10,000 tenants x 10 features (issue 14). Every field is given, in order.
         append(
@@ -597,32 +624,35 @@ def _judge_tenant(
 ) -> _Judged:
     if len(tenant) > MAX_TENANT_NAME or not TENANT_NAME.match(tenant):
         return _Judged((), (), Kind.UNUSABLE_NAME)
-    # Threshold signals first, then comparisons, then SLOs.
-    evidence = (
-        *(_judge(signal, health, tenant, window) for signal in policy.signals),
-        *(
+    # Threshold signals first, then comparisons, then SLOs. A list comprehension, and the
+    # other kinds only when the policy has them: this runs for each of 10,000 tenants.
+    evidence = tuple([_judge(signal, health, tenant, window) for signal in policy.signals])
+    if policy.comparisons:
+        evidence += tuple(
             _judge_comparison(signal, health, tenant, window, pct=pct)
             for signal in policy.comparisons
-        ),
-        *(_judge_slo(signal, health, tenant) for signal in policy.slos),
-    )
-    alerts = tuple(
-        alert
-        for alert in health.alerts_for(tenant)
-        if (alert.severity or "").lower() in policy.rollback_severities
-    )
+        )
+    if policy.slos:
+        evidence += tuple(_judge_slo(signal, health, tenant) for signal in policy.slos)
+    alerts: tuple[Alert, ...] = ()
+    if health.alerts:
+        alerts = tuple(
+            alert
+            for alert in health.alerts_for(tenant)
+            if (alert.severity or "").lower() in policy.rollback_severities
+        )
     # Shadow signals (gate: false) are shown and never decide.
     critical = breach = no_data = False
     outcomes: set[Outcome] = set()
     for judged in evidence:
         if not judged.gate:
             continue
-        if judged.verdict is Verdict.BREACHED:
+        if judged.verdict is _BREACHED:
             if judged.critical:
                 critical = True
             else:
                 breach = True
-        elif judged.verdict is Verdict.NO_DATA and not judged.doubtful:
+        elif judged.verdict is _NO_DATA and not judged.doubtful:
             no_data = True
         if judged.comparison is not None:
             outcomes.add(judged.comparison.outcome)
@@ -649,10 +679,10 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
         signal.min_samples is not None and samples is not None and samples < signal.min_samples
     )
     if not has_data or too_few_samples:
-        verdict = Verdict.NO_DATA
+        verdict = _NO_DATA
     else:
         assert value is not None
-        verdict = Verdict.HEALTHY if signal.healthy.holds(value) else Verdict.BREACHED
+        verdict = _HEALTHY if signal.healthy.holds(value) else _BREACHED
     # Built without the dataclass's __init__, which sets each field through object.__setattr__
     # (it is frozen): 30,000 evidence at 10,000 tenants x 3 signals took a tenth of decide.
     evidence: Evidence = object.__new__(Evidence)
