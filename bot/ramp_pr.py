@@ -1,9 +1,10 @@
 """What to do on GitHub with each bot branch and its pull request, from the plan and what the
 branches and pull requests look like now.
 
-Pure: the shell (bot/commands/main_job.py) reads the state first (branch heads, the flags file on
-them, the open pull requests, their statuses) into ``BranchState`` values, ``next_steps`` returns
-the ``Steps`` for one branch, and bot/commands/branches.py only carries them out. Two answers
+Pure: the shell (bot/commands/main_job.py for a run, bot/commands/alert_worker.py for an alert)
+reads the state first (branch heads, the flags file on them, the open pull requests, their
+statuses) into ``BranchState`` values, ``next_steps`` returns the ``Steps`` for one branch, and
+bot/commands/branches.py only carries them out. Two answers
 GitHub gives on the way are judged here too: a pull request someone opened meanwhile
 (``edit_for``) and whether a rollback merges now or once its checks pass (``merge_method``).
 

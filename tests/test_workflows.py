@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +192,26 @@ def flags_repository(tmp_path: Path) -> Path:
     return repository
 
 
+# pre-commit builds the hook's virtualenv with `pip install .` from the checkout. Nothing comes
+# from a package index: rampbot is built from the working tree with the hatchling installed here,
+# and its dependencies are the ones this interpreter runs the tests with (PYTHONPATH; the hook's
+# own environment still holds the rampbot just built, since an editable install's .pth files are
+# not read from PYTHONPATH).
+OFFLINE_PIP = {
+    "PIP_NO_INDEX": "1",
+    "PIP_NO_DEPS": "1",
+    "PIP_NO_BUILD_ISOLATION": "0",  # pip's inverted flag: 0 turns build isolation off
+    "PYTHONPATH": os.pathsep.join(
+        dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    ),
+}
+
+
 def pre_commit(repository: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pre_commit", *args],
         cwd=repository,
-        env={**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")},
+        env={**os.environ, **OFFLINE_PIP, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")},
         capture_output=True,
         text=True,
         check=False,

@@ -23,7 +23,7 @@ from bot import git as gitrepo
 from bot import outbound
 from bot.alert_rollback import Carried, Outcome, Verdict, plan_rollbacks
 from bot.alertmanager import AlertEvent
-from bot.commands.branches import branch_state, carry_out
+from bot.commands.branches import branch_state, carry_out, own_pull_requests
 from bot.commands.context import Context
 from bot.errors import ConflictError, GitHubError, InputError, RampbotError, ServiceError
 from bot.flags import Flags, parse_flags
@@ -216,9 +216,7 @@ class AlertWorker:
             revision=(inputs.flags.revision or 0) + 1,
             parents=parents,
         )
-        pulls = [
-            p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository
-        ]
+        pulls = own_pull_requests(github, base=base)
         state = branch_state(
             context,
             ROLLBACK_BRANCH,

@@ -25,6 +25,12 @@ from bot.ramp_pr import (
 )
 
 
+def own_pull_requests(github: PullRequests, *, base: str) -> list[PullRequest]:
+    """The open pull requests into ``base`` from this repository's own branches: a fork may
+    name a branch rampbot/ramp too, and rampbot must neither update nor close it."""
+    return [p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository]
+
+
 def branch_state(
     context: Context,
     branch: str,

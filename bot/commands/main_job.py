@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import git as gitrepo
-from bot.commands.branches import branch_state, carry_out, show
+from bot.commands.branches import branch_state, carry_out, own_pull_requests, show
 from bot.commands.context import Context, add_git_options, make_context
 from bot.commands.dashboard_issue import notify, read_dashboard, refresh_dashboard
 from bot.commands.health_source import read_health
@@ -136,13 +136,7 @@ def run_once(
         f"{summary_line(plan) or 'nothing to decide'}"
     )
 
-    # Only pull requests from this repository's own branches: a fork may name a branch
-    # rampbot/ramp too, and rampbot must neither update nor close it.
-    pulls = (
-        [p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository]
-        if github
-        else []
-    )
+    pulls = own_pull_requests(github, base=base) if github else []
     parts = split(plan)
     revisions = branch_revisions(inputs.flags.revision or 0, parts)
     done: dict[str, Done] = {}

@@ -38,7 +38,6 @@ GRAPHQL_INPUT = {
         "expectedHeadOid",
         "mergeMethod",
     },
-    "disablePullRequestAutoMerge": {"pullRequestId", "clientMutationId"},
 }
 
 
@@ -545,7 +544,7 @@ class GitHubDouble:
         with self.lock:
             self.violations.append(f"{method.upper()} {path}: {where}: {problem}")
 
-    # -- GraphQL: only the auto-merge mutations PyGithub sends -------------------------------
+    # -- GraphQL: only the auto-merge mutation PyGithub sends -------------------------------
 
     def _graphql(self, body: Any) -> dict[str, Any]:
         """Checked by hand: GraphQL is not in the REST description."""
@@ -581,19 +580,16 @@ class GitHubDouble:
                 mutation, "NOT_FOUND", f"Could not resolve to a node with the global id of '{node}'"
             )
         self.api.refresh(pull)
-        if mutation == "disablePullRequestAutoMerge":
-            pull.auto_merge = None
-        else:
-            problem = self._auto_merge_problem(pull, method, data.get("expectedHeadOid"))
-            if problem:
-                return _graphql_error(mutation, "UNPROCESSABLE", problem)
-            headline = data.get("commitHeadline")
-            pull.auto_merge = {
-                "enabled_by": self.render.user(self.login),
-                "merge_method": method.lower(),
-                "commit_title": headline if headline is not None else pull.title,
-                "commit_message": data.get("commitBody", ""),
-            }
+        problem = self._auto_merge_problem(pull, method, data.get("expectedHeadOid"))
+        if problem:
+            return _graphql_error(mutation, "UNPROCESSABLE", problem)
+        headline = data.get("commitHeadline")
+        pull.auto_merge = {
+            "enabled_by": self.render.user(self.login),
+            "merge_method": method.lower(),
+            "commit_title": headline if headline is not None else pull.title,
+            "commit_message": data.get("commitBody", ""),
+        }
         pull.touch()
         actor = {
             "avatarUrl": f"https://avatars.example.invalid/{self.login}",
