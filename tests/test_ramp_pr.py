@@ -371,3 +371,91 @@ def test_a_proposal_carries_the_commit_and_the_pull_request() -> None:
     assert rollback.message.splitlines()[0]
     assert json.loads(rollback.new_text)["features"]["receipts"]["tenants"]["acme"]["pct"] == 5
     assert (rollback.base, rollback.base_sha, rollback.path) == ("main", BASE_SHA, "flags.json")
+
+
+CLOSED_AT = datetime(2026, 11, 25, 18, 5, tzinfo=UTC)
+CLOSED = pull_like(RAMP, number=6, state="closed", author="rampbot[bot]", closed_at=CLOSED_AT)
+REFUSED = (
+    "#6 was closed by alice on 2026-11-25 18:05 UTC; not proposed again until the plan changes"
+)
+OPEN_IT = f"{RAMP_BRANCH}: open a pull request: {RAMP.title}"
+
+
+@pytest.mark.parametrize(
+    ("state", "summary"),
+    [
+        pytest.param(
+            BranchState(
+                pull_request=None,
+                remote_sha=None,
+                last_closed=CLOSED,
+                closed_by="alice",
+                closed_fingerprint=RAMP.changes_fingerprint,
+            ),
+            f"{RAMP_BRANCH}: {REFUSED}",
+            id="a person closed this very proposal: not again",
+        ),
+        pytest.param(
+            BranchState(
+                pull_request=None,
+                remote_sha=None,
+                last_closed=replace(CLOSED, closed_at=None),
+                closed_by="alice",
+                closed_fingerprint=RAMP.changes_fingerprint,
+            ),
+            f"{RAMP_BRANCH}: #6 was closed by alice on an earlier run; not proposed again until "
+            "the plan changes",
+            id="closed at an unknown time",
+        ),
+        pytest.param(
+            BranchState(
+                pull_request=None,
+                remote_sha=None,
+                last_closed=CLOSED,
+                closed_by="alice",
+                closed_fingerprint="another plan",
+            ),
+            OPEN_IT,
+            id="the plan changed since: propose it",
+        ),
+        pytest.param(
+            BranchState(
+                pull_request=None,
+                remote_sha=None,
+                last_closed=CLOSED,
+                closed_by="rampbot[bot]",
+                closed_fingerprint=RAMP.changes_fingerprint,
+            ),
+            OPEN_IT,
+            id="rampbot closed its own: no refusal",
+        ),
+        pytest.param(
+            BranchState(
+                pull_request=None,
+                remote_sha=None,
+                last_closed=replace(CLOSED, merged=True),
+                closed_by="alice",
+                closed_fingerprint=RAMP.changes_fingerprint,
+            ),
+            OPEN_IT,
+            id="merged, not refused",
+        ),
+        pytest.param(
+            BranchState(
+                pull_request=None,
+                remote_sha=None,
+                last_closed=CLOSED,
+                closed_by=None,
+                closed_fingerprint=RAMP.changes_fingerprint,
+            ),
+            OPEN_IT,
+            id="who closed it is unknown: not taken as a refusal",
+        ),
+    ],
+)
+def test_a_proposal_a_person_refused_is_not_made_again(state: BranchState, summary: str) -> None:
+    steps = next_steps(RAMP_BRANCH, plan=RAMP_ONLY, proposal=RAMP, state=state)
+    assert steps.summary == summary
+    refused = summary != OPEN_IT
+    assert steps.note == (summary.removeprefix(f"{RAMP_BRANCH}: ") if refused else None)
+    assert (steps.push is None, steps.open is None) == (refused, refused)
