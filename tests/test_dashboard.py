@@ -143,8 +143,8 @@ def test_the_chart_is_a_mermaid_xychart_with_a_sparkline_beside_it():
     block = chart("receipts", points())
     if UPDATE_GOLDEN:
         GOLDEN.write_text(block, encoding="utf-8")
-    # Checked once with Mermaid's own parser (mermaid 11, `mermaid.parse` under Node 20 with
-    # jsdom: {"diagramType":"xychart"}); the tests run offline, so the checked text is a golden.
+    # Accepted by Mermaid's own parser (`mermaid.parse` under Node 20 with jsdom), which CI runs
+    # on a rendered dashboard (.ci/check-mermaid); the tests run offline: here, a golden.
     assert block == GOLDEN.read_text(encoding="utf-8")
     lines = block.splitlines()
     assert lines[0] == "```mermaid"
