@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,33 +154,6 @@ class DayPoint:
     low: int
     high: int
     rollbacks: int = 0
-
-
-def rollout_series(
-    snapshots: Sequence[tuple[date, Mapping[tuple[str, str], int]]],
-    rollbacks: Mapping[tuple[str, date], int],
-    *,
-    features: Sequence[str],
-) -> dict[str, list[DayPoint]]:
-    """Per feature, one point a day from each day's last percentages and its rollbacks."""
-    series: dict[str, list[DayPoint]] = {feature: [] for feature in features}
-    for day, percentages in snapshots:
-        by_feature: dict[str, list[int]] = {feature: [] for feature in features}
-        for (feature, _tenant), pct in percentages.items():
-            if feature in by_feature:
-                by_feature[feature].append(pct)
-        for feature, values in by_feature.items():
-            if values:
-                series[feature].append(
-                    DayPoint(
-                        day=day,
-                        median=float(statistics.median(values)),
-                        low=min(values),
-                        high=max(values),
-                        rollbacks=rollbacks.get((feature, day), 0),
-                    )
-                )
-    return series
 
 
 def chart(feature: str, points: Sequence[DayPoint]) -> str:

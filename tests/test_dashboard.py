@@ -20,7 +20,6 @@ from bot.dashboard import (
     chart,
     read_switches,
     render_dashboard,
-    rollout_series,
     sparkline,
 )
 from bot.decide import Action, Decision, Kind, Plan
@@ -159,20 +158,6 @@ def test_the_chart_is_a_mermaid_xychart_with_a_sparkline_beside_it():
         assert len(values.split(", ")) == 30, kind
     assert sparkline(points())[11] == "!"
     assert sparkline(points())[0] == "▁"
-
-
-def test_rollout_series_takes_median_and_spread_per_feature_and_day():
-    day = date(2026, 11, 25)
-    snapshots = [
-        (day, {("receipts", "a"): 10, ("receipts", "b"): 25, ("receipts", "c"): 50}),
-        (day + timedelta(days=1), {("receipts", "a"): 25, ("attest", "a"): 5}),
-    ]
-    series = rollout_series(snapshots, {("receipts", day): 2}, features=["receipts", "attest"])
-    assert series["receipts"] == [
-        DayPoint(day, 25.0, 10, 50, rollbacks=2),
-        DayPoint(day + timedelta(days=1), 25.0, 25, 25),
-    ]
-    assert series["attest"] == [DayPoint(day + timedelta(days=1), 5.0, 5, 5)]
 
 
 # --- on GitHub (the double) ------------------------------------------------------------------

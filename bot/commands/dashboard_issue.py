@@ -10,7 +10,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from bot import git as gitrepo
 from bot import outbound
@@ -20,17 +19,17 @@ from bot.dashboard import (
     MARKER,
     TITLE,
     DashboardView,
+    DayPoint,
     Notified,
     OpenPull,
     Switches,
     announcements,
     read_switches,
     render_dashboard,
-    rollout_series,
 )
 from bot.decide import Plan
+from bot.fleet_history import fleet_history
 from bot.github import DashboardIssues, Issue
-from bot.last_change import effective_percentages
 from bot.notify import post
 from bot.trailers import read_trailers
 
@@ -65,10 +64,11 @@ def refresh_dashboard(
 
     ``held``: the (feature, tenant) pairs with a hold marker on the base branch.
     """
+    last_change, series = dashboard_history(repo, ref=ref, path=path, plan=plan)
     view = DashboardView(
         pulls=tuple(OpenPull(branch, number) for branch, number in pulls),
-        last_change=_last_change(repo, ref=ref, path=path, plan=plan),
-        series=_series(repo, ref=ref, path=path, plan=plan),
+        last_change=last_change,
+        series=series,
         stop=dashboard.switches.stop,
         resume=dashboard.switches.resume,
         held=held,
@@ -84,6 +84,30 @@ def refresh_dashboard(
         return f"dashboard: #{dashboard.issue.number} is up to date"
     github.edit_issue_body(dashboard.issue.number, body)
     return f"dashboard: updated #{dashboard.issue.number}"
+
+
+def dashboard_history(
+    repo: gitrepo.Repository, *, ref: str, path: str, plan: Plan
+) -> tuple[dict[str, str], Mapping[str, Sequence[DayPoint]]]:
+    """Each tenant's last change and each feature's daily rollout over the chart's days.
+
+    Every version of the flags file of the last 30 days is read once, one at a time.
+    """
+    since = plan.evaluated_at - timedelta(days=CHART_DAYS)
+    baseline, recent = gitrepo.commits_of(repo, path, ref=ref, since=since)
+    rollbacks: dict[tuple[str, date], int] = defaultdict(int)
+    for when, block in gitrepo.dated_trailers(repo, ref=ref, path=path, since=since):
+        for trailer in read_trailers(block).decisions:
+            if trailer.action == "rollback":
+                rollbacks[trailer.feature, when.date()] += 1
+    return fleet_history(
+        (baseline[1], gitrepo.read_blob(repo, baseline[0], path)) if baseline else None,
+        ((when, gitrepo.read_blob(repo, commit, path)) for commit, when in recent),
+        days=_days(plan.evaluated_at),
+        tenants={d.tenant for d in plan.decisions},
+        features=list(dict.fromkeys(d.feature for d in plan.decisions)),
+        rollbacks=rollbacks,
+    )
 
 
 def notify(
@@ -108,43 +132,3 @@ def _days(now: datetime) -> list[tuple[date, datetime]]:
         (day, min(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC), now))
         for day in days
     ]
-
-
-def _series(repo: gitrepo.Repository, *, ref: str, path: str, plan: Plan) -> Mapping[str, Any]:
-    tenants = {d.tenant for d in plan.decisions}
-    features = list(dict.fromkeys(d.feature for d in plan.decisions))
-    parsed: dict[str, Mapping[tuple[str, str], int]] = {}
-    snapshots = []
-    for day, end in _days(plan.evaluated_at):
-        commit = gitrepo.commit_before(repo, ref=ref, path=path, when=end)
-        if commit is None:
-            continue
-        if commit not in parsed:
-            text = gitrepo.read_file(repo, commit, path)
-            parsed[commit] = effective_percentages(text, tenants) or {}
-        snapshots.append((day, parsed[commit]))
-    since = plan.evaluated_at - timedelta(days=CHART_DAYS)
-    rollbacks: dict[tuple[str, date], int] = defaultdict(int)
-    for when, block in gitrepo.dated_trailers(repo, ref=ref, path=path, since=since):
-        for trailer in read_trailers(block).decisions:
-            if trailer.action == "rollback":
-                rollbacks[trailer.feature, when.date()] += 1
-    return rollout_series(snapshots, rollbacks, features=features)
-
-
-def _last_change(repo: gitrepo.Repository, *, ref: str, path: str, plan: Plan) -> dict[str, str]:
-    """Each tenant's last change within the chart's days, as a date."""
-    since = plan.evaluated_at - timedelta(days=CHART_DAYS)
-    baseline, recent = gitrepo.flags_versions(repo, path, ref=ref, since=since)
-    tenants = {d.tenant for d in plan.decisions}
-    before = effective_percentages(baseline.text if baseline else None, tenants) or {}
-    last: dict[str, str] = {}
-    for version in recent:
-        after = effective_percentages(version.text, tenants)
-        if after is None:
-            continue
-        for (_feature, tenant), pct in after.items():
-            if before.get((_feature, tenant)) != pct:
-                last[tenant] = version.committed_at.strftime("%Y-%m-%d")
-        before = after
-    return last
