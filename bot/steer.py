@@ -80,10 +80,19 @@ def steer(
         ring_statuses = rings.statuses(decisions, held)
 
     if policy.limits.steps_per_day is not None:
+        # Indexed once: looking through every change for each step up is quadratic, minutes
+        # at 100,000 steps up after a day of 10,000 changes.
+        steps_up: dict[tuple[str, str], list[datetime]] = defaultdict(list)
+        for change in changes:
+            if change.at > now - DAY and _raised(change):
+                steps_up[change.feature, change.tenant].append(change.at)
         for index in ups:
             if index not in held:
+                decision = decisions[index]
                 why = _over_steps_per_day(
-                    decisions[index], policy.limits.steps_per_day, changes=changes, now=now
+                    decision,
+                    policy.limits.steps_per_day,
+                    steps=steps_up.get((decision.feature, decision.tenant), []),
                 )
                 if why is not None:
                     held[index] = (Kind.LIMIT, why)
@@ -238,18 +247,12 @@ def _raised(change: Change) -> bool:
     return change.to_pct is not None and change.to_pct > (change.from_pct or 0)
 
 
-def _over_steps_per_day(
-    decision: Decision, limit: int, *, changes: Sequence[Change], now: datetime
-) -> str | None:
-    """Why this tenant and feature has stepped up as often as a day allows, or None."""
-    steps = sorted(
-        change.at
-        for change in changes
-        if change.feature == decision.feature
-        and change.tenant == decision.tenant
-        and change.at > now - DAY
-        and _raised(change)
-    )
+def _over_steps_per_day(decision: Decision, limit: int, *, steps: list[datetime]) -> str | None:
+    """Why this tenant and feature has stepped up as often as a day allows, or None.
+
+    ``steps``: when it stepped up in the 24 hours before the evaluation.
+    """
+    steps = sorted(steps)
     if len(steps) < limit:
         return None
     # The next step may come once enough of today's steps are more than a day old.
