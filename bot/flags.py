@@ -205,13 +205,14 @@ def _changed_features(
         if feature != name:  # a feature's changes come together: its tables are found once
             name, named = feature, features[feature].tenants or {}
             edited = tenants.get(feature)
-        if resume and tenant not in named:
+        if resume and (named.get(tenant) or no_flag).hold is None:
             continue  # nothing to delete: the file is left as it is
         if edited is None:
             edited = tenants[feature] = dict(named)
         before = edited.get(tenant) or no_flag
         if resume:
-            edited[tenant] = before._replace(hold=None)
+            kept = before.pct if before.pct is not None else pct
+            edited[tenant] = before._replace(hold=None, pct=kept)
             continue
         # The first rollback's marker stays, as in the file (_edit_in_place).
         values = (pct, before.paused, before.hold if before.hold is not None else hold)
@@ -272,7 +273,10 @@ def _edit_canonical(
     for name, tenant_name, pct, hold, resume in changes:
         feature = features[name]
         if resume:
-            feature.get("tenants", {}).get(tenant_name, {}).pop("hold", None)
+            tenants = feature.get("tenants", {})
+            held = tenants.get(tenant_name, {})
+            if "hold" in held:
+                tenants[tenant_name] = _without_hold(held, pct=pct)
             continue
         entry = feature.get("tenants")
         if entry is None:
@@ -292,6 +296,20 @@ def _edit_canonical(
     return _dump(document, layout)
 
 
+def _without_hold(tenant: dict[str, Any], *, pct: int) -> dict[str, Any]:
+    """A tenant's entry without its hold marker.
+
+    Without a pct of its own, the marker gives way to the percentage the tenant has now: an
+    entry may not be empty (minProperties), and the tenant keeps what it read as.
+    """
+    if "pct" in tenant:
+        return {key: value for key, value in tenant.items() if key != "hold"}
+    return {
+        ("pct" if key == "hold" else key): (pct if key == "hold" else value)
+        for key, value in tenant.items()
+    }
+
+
 def _edit_in_place(text: str, changes: Iterable[FlagChange], *, revision: int) -> str:
     """Rewrite only the changed values in ``text``; new members follow their neighbours."""
     editor = JsonEditor(text)
@@ -304,7 +322,10 @@ def _edit_in_place(text: str, changes: Iterable[FlagChange], *, revision: int) -
         tenant = tenants.members.get(change.tenant) if tenants and tenants.members else None
         if change.resume:
             if tenant is not None and tenant.members and "hold" in tenant.members:
-                editor.remove(tenant, "hold")
+                if "pct" in tenant.members:
+                    editor.remove(tenant, "hold")
+                else:  # as _without_hold: the marker's place takes the percentage
+                    editor.replace_member(tenant, "hold", key="pct", value=change.pct)
             continue
         if tenant is None or tenant.members is None:
             entry: dict[str, Any] = {"pct": change.pct}

@@ -177,6 +177,17 @@ class JsonEditor:
             start, end = parent.start + 1, parent.close
         self.edits.append(TextEdit(start, end, ""))
 
+    def replace_member(self, parent: Span, old: str, *, key: str, value: Any) -> None:
+        """Put member ``key`` with ``value`` where member ``old`` is, with the same colon."""
+        assert parent.members is not None
+        member = parent.members[old]
+        name = _KEY.match(self.text, member.key_start)
+        assert name is not None
+        colon = self.text[name.end(1) + 1 : member.start]
+        self.edits.append(
+            TextEdit(member.key_start, member.end, f"{json.dumps(key)}{colon}{json.dumps(value)}")
+        )
+
     def result(self) -> str:
         """Return the text with every edit applied."""
         pieces: list[str] = []

@@ -461,3 +461,43 @@ def test_shared_tenant_flags_are_each_entry_as_written(tenants):
         name: TenantFlag(entry.get("pct"), entry.get("paused", False), entry.get("hold"))
         for name, entry in tenants.items()
     }
+
+
+@pytest.mark.parametrize("indent", [2, None], ids=["json.dumps", "one line"])
+def test_a_resumed_tenant_without_a_pct_of_its_own_keeps_the_percentage_it_had(indent):
+    # An entry may not be empty (minProperties): the marker's place takes the percentage.
+    document = {
+        "version": "flags-v1",
+        "features": {
+            "receipts": {
+                "pct": 5,
+                "tenants": {
+                    "acme": {"hold": "rolled back from 25%"},
+                    "globex": {"pct": 10, "hold": "rolled back from 25%", "paused": False},
+                },
+            }
+        },
+    }
+    text = json.dumps(document, indent=indent) + "\n"
+    flags = parse_flags(text, source="flags.json")
+    changes = [
+        FlagChange("receipts", "acme", 5, resume=True),
+        FlagChange("receipts", "globex", 10, resume=True),
+    ]
+    edited = apply_changes(flags, changes)
+    tenants = json.loads(edited.text)["features"]["receipts"]["tenants"]
+    assert tenants == {"acme": {"pct": 5}, "globex": {"pct": 10, "paused": False}}
+    assert edited == parse_flags(edited.text, source="flags.json")
+    before = text.splitlines()
+    after = edited.text.splitlines()
+    if indent is None:
+        assert after[0] == before[0].replace(
+            '"hold": "rolled back from 25%"}', '"pct": 5}', 1
+        ).replace(', "hold": "rolled back from 25%"', "").replace(
+            '"features"', '"revision": 1, "features"'
+        )
+    else:
+        assert [line for line in before if line not in after] == [
+            '          "hold": "rolled back from 25%"',
+            '          "hold": "rolled back from 25%",',
+        ]
