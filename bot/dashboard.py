@@ -72,12 +72,21 @@ _NOTIFIED = re.compile(r"<!-- rampbot:notified (\{.*?\}) -->")
 ROLLBACKS_REMEMBERED = 20
 
 
-def announcements(
-    before: Notified, *, rollbacks: Sequence[int], stopped: bool
-) -> tuple[list[str], Notified]:
-    """The webhook messages this run owes (a rollback opened, the stop switch flipped), once each.
+STOP_BOX = "the ramp dashboard's Stop box"
+POLICY_SWITCH = "paused: true in the policy"
+RESUME_TEXT_ALL = (
+    "rampbot: step ups resume: no stop switch is on (paused in the policy, the ramp dashboard's "
+    "Stop box)"
+)
 
-    Routine steps are never announced. The second value is what is known once they are sent.
+
+def announcements(
+    before: Notified, *, rollbacks: Sequence[int], stopped: bool, switch: str = STOP_BOX
+) -> tuple[list[str], Notified]:
+    """The webhook messages this run owes (a rollback opened, a stop switch flipped), once each.
+
+    ``stopped``: a stop switch is on, ``switch`` names it. Routine steps are never announced.
+    The second value is what is known once they are sent.
     """
     texts = [
         f"rampbot opened rollback pull request #{number}: a tenant is being rolled back"
@@ -86,9 +95,9 @@ def announcements(
     ]
     if stopped != before.stopped:
         texts.append(
-            "rampbot: every step up is stopped (the ramp dashboard's Stop box); rollbacks go on"
+            f"rampbot: every step up is stopped ({switch}); rollbacks go on"
             if stopped
-            else "rampbot: step ups resume (the ramp dashboard's Stop box was unticked)"
+            else RESUME_TEXT_ALL
         )
     known = tuple(dict.fromkeys([*before.rollbacks, *rollbacks]))[-ROLLBACKS_REMEMBERED:]
     return texts, Notified(rollbacks=known, stopped=stopped)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.dashboard import Notified, announcements
-from tests.github_double import GitHubDouble
+from bot.dashboard import POLICY_SWITCH, Notified, announcements
+from tests.github_double import BareRepo, GitHubDouble
 from tests.run_helpers import later, run_with, write_health
 
 
@@ -62,8 +62,15 @@ def test_each_rollback_and_each_flip_is_announced_once_and_steps_never():
         "rampbot: every step up is stopped (the ramp dashboard's Stop box); rollbacks go on"
     ]
     texts, after = announcements(after, rollbacks=[], stopped=False)
-    assert texts == ["rampbot: step ups resume (the ramp dashboard's Stop box was unticked)"]
+    assert texts == [
+        "rampbot: step ups resume: no stop switch is on (paused in the policy, the ramp "
+        "dashboard's Stop box)"
+    ]
     assert after == Notified(rollbacks=(7,), stopped=False)
+    texts, _ = announcements(after, rollbacks=[], stopped=True, switch=POLICY_SWITCH)
+    assert texts == [
+        "rampbot: every step up is stopped (paused: true in the policy); rollbacks go on"
+    ]
 
 
 def test_a_rollback_is_posted_once_across_runs_and_a_routine_step_never(
@@ -144,3 +151,33 @@ def test_the_stop_switch_flipping_is_posted(
     ]
     assert run_with(env, health, now=later(hours=1, minutes=10))[0] == 0
     assert len(receiver.posts) == 1
+
+
+def test_paused_true_in_the_policy_is_a_stop_switch_posted_once(
+    github_env: dict[str, str],
+    github_double: GitHubDouble,
+    github_origin: BareRepo,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    env = {**github_env, "RAMPBOT_NOTIFY_WEBHOOK_URL": receiver.url}
+    health = write_health(tmp_path / "health.json")
+    assert run_with(env, health)[0] == 0  # opens the dashboard, which remembers what was posted
+    policy = github_origin.show_file("refs/heads/main", ".github/rampbot.yml") or ""
+    github_origin.commit_files(
+        "main", {".github/rampbot.yml": "paused: true\n" + policy}, message="stop the ramp"
+    )
+    assert run_with(env, health, now=later(hours=1, minutes=5))[0] == 0
+    assert receiver.posts == [
+        {"text": "rampbot: every step up is stopped (paused: true in the policy); rollbacks go on"}
+    ]
+    assert run_with(env, health, now=later(hours=1, minutes=10))[0] == 0
+    assert len(receiver.posts) == 1
+    github_origin.commit_files("main", {".github/rampbot.yml": policy}, message="go on")
+    assert run_with(env, health, now=later(hours=1, minutes=15))[0] == 0
+    assert receiver.posts[1:] == [
+        {
+            "text": "rampbot: step ups resume: no stop switch is on (paused in the policy, the "
+            "ramp dashboard's Stop box)"
+        }
+    ]

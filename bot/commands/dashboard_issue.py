@@ -17,6 +17,7 @@ from bot.dashboard import (
     CHART_DAYS,
     LABEL,
     MARKER,
+    STOP_BOX,
     TITLE,
     DashboardView,
     DayPoint,
@@ -111,11 +112,16 @@ def dashboard_history(
 
 
 def notify(
-    url: str | None, dashboard: Dashboard, *, rollbacks: Sequence[int], stopped: bool
+    url: str | None,
+    dashboard: Dashboard,
+    *,
+    rollbacks: Sequence[int],
+    stopped: bool,
+    switch: str = STOP_BOX,
 ) -> tuple[Notified, list[str]]:
     """Post what this run owes the webhook; what it now knows, and warnings for what failed."""
     before = dashboard.switches.notified
-    texts, after = announcements(before, rollbacks=rollbacks, stopped=stopped)
+    texts, after = announcements(before, rollbacks=rollbacks, stopped=stopped, switch=switch)
     if url is None or not texts:
         # Without a webhook nothing is owed later either: the state moves on.
         return after, []

@@ -22,6 +22,7 @@ from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
 from bot.commands.planning import FlagsLocation, make_plan
 from bot.commands.secret_variables import NOTIFY_WEBHOOK_URL, secret
+from bot.dashboard import POLICY_SWITCH, STOP_BOX
 from bot.decide import Plan
 from bot.errors import ConflictError, InputError
 from bot.flags import held_tenants
@@ -193,7 +194,9 @@ def run_once(
             secret(environ, NOTIFY_WEBHOOK_URL),
             dashboard,
             rollbacks=[rollback.number] if rollback and rollback.number else [],
-            stopped=stopped,
+            # Either stop switch: paused: true in the policy, or the dashboard's box.
+            stopped=stopped or inputs.policy.paused,
+            switch=POLICY_SWITCH if inputs.policy.paused else STOP_BOX,
         )
         for warning in warnings:
             print(f"warning: {warning}")
