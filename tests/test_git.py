@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,37 @@ def test_messages_follow_every_parent(clone: Path) -> None:
     )
     found = gitrepo.trailer_blocks(repo, ref="HEAD", path="flags.json")
     assert ("Rampbot-Decision", "0123456789ab f/t 1->5 up") in [t for block in found for t in block]
+
+
+# Every reader gives each commit's trailer block as git's own parser reads it: continuation
+# lines joined, a trailer-like line in the body left out, colons and commas in a value kept.
+TRAILERS_MESSAGE = (
+    "step\n\n"
+    "Rampbot-Decision: 111111111111 f/t 1->2 up\nin the body, not a trailer\n\n"
+    "Rampbot-Decision: 0123456789ab f/t 1->5 up\n"
+    'Rampbot-Evidence: 0123456789ab ["a: b, c", "ünï\\u001f"]\n'
+    "Reviewed-by: Pat\n  Person\n"
+)
+TRAILERS_READ = (
+    ("Rampbot-Decision", "0123456789ab f/t 1->5 up"),
+    ("Rampbot-Evidence", '0123456789ab ["a: b, c", "ünï\\u001f"]'),
+    ("Reviewed-by", "Pat Person"),
+)
+
+
+def test_every_reader_gives_the_trailer_block_as_git_parses_it(clone: Path) -> None:
+    repo, merge = merge_step(clone, "5\n", message=TRAILERS_MESSAGE)
+    [step] = gitrepo.commits_between(repo, f"{merge}^1", f"{merge}^2")
+    assert step.trailers == TRAILERS_READ
+    assert step.message == TRAILERS_MESSAGE
+    assert [c.trailers for c in gitrepo.first_parent_commits(repo, ref=f"{merge}^2")] == [
+        TRAILERS_READ,
+        (),
+    ]
+    # The merge changes flags.json relative to no parent: git log -- PATH leaves it out.
+    assert gitrepo.trailer_blocks(repo, ref="HEAD", path="flags.json") == [TRAILERS_READ, ()]
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    dated = gitrepo.dated_trailers(repo, ref="HEAD", path="flags.json", since=since)
+    assert [block for _, block in dated] == [TRAILERS_READ, ()]
+    _, versions = gitrepo.flags_versions(repo, "flags.json", ref=f"{merge}^2")
+    assert [v.trailers for v in versions] == [(), TRAILERS_READ]
