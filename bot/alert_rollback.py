@@ -21,7 +21,9 @@ from bot.health import Alert, Health
 from bot.policy import Policy
 
 
-class Outcome(Enum):
+class AlertOutcome(Enum):
+    """What became of one alert: a rollback, held, ignored, or resolved."""
+
     ROLLBACK = "rollback"  # its tenant(s) roll back on the rollback branch
     HELD = "held"  # a rollback severity, but nothing to roll back: unknown, paused, held, at min
     IGNORED = "ignored"  # not a rollback severity, or fleet-wide without the policy's consent
@@ -35,7 +37,7 @@ class Verdict:
     fingerprint: str
     alert: str
     tenant: str | None
-    outcome: Outcome
+    outcome: AlertOutcome
     reason: str
 
 
@@ -112,14 +114,14 @@ def plan_rollbacks(
 def _why_not(
     policy: Policy, event: AlertEvent, alert: Alert, known: frozenset[str]
 ) -> Verdict | None:
-    def verdict(outcome: Outcome, reason: str) -> Verdict:
+    def verdict(outcome: AlertOutcome, reason: str) -> Verdict:
         return Verdict(event.fingerprint, alert.name, alert.tenant, outcome, reason)
 
     if not event.firing:
-        return verdict(Outcome.RESOLVED, "resolved: changes nothing; the schedule ramps again")
+        return verdict(AlertOutcome.RESOLVED, "resolved: changes nothing; the schedule ramps again")
     if alert.severity not in policy.rollback_severities:
         return verdict(
-            Outcome.IGNORED,
+            AlertOutcome.IGNORED,
             f"severity {alert.severity!r} is not one of alerts.rollback_severities "
             f"({', '.join(sorted(policy.rollback_severities))})",
         )
@@ -127,13 +129,13 @@ def _why_not(
         if policy.serve.fleet_wide_alerts:
             return None
         return verdict(
-            Outcome.IGNORED,
+            AlertOutcome.IGNORED,
             f"no {policy.tenant_label!r} label: a fleet-wide alert rolls back only with "
             "serve.fleet_wide_alerts: true in the policy",
         )
     if not TENANT_NAME.match(alert.tenant) or alert.tenant not in known:
         where = "the policy's tenants" if policy.tenants is not None else "flags.json"
-        return verdict(Outcome.HELD, f"unknown tenant {alert.tenant!r}: not in {where}")
+        return verdict(AlertOutcome.HELD, f"unknown tenant {alert.tenant!r}: not in {where}")
     return None
 
 
@@ -152,7 +154,7 @@ def _verdict(event: AlertEvent, alert: Alert, decisions: Sequence[Decision]) -> 
     mine = [d for d in decisions if alert.tenant in (None, d.tenant)]
     if any(d.action is Action.ROLLBACK for d in mine):
         outcome, reason = (
-            Outcome.ROLLBACK,
+            AlertOutcome.ROLLBACK,
             "; ".join(
                 f"{d.feature} for {d.tenant}: {d.from_pct}% -> {d.to_pct}%"
                 for d in mine
@@ -160,7 +162,7 @@ def _verdict(event: AlertEvent, alert: Alert, decisions: Sequence[Decision]) -> 
             ),
         )
     else:
-        outcome = Outcome.HELD
+        outcome = AlertOutcome.HELD
         reason = "; ".join(dict.fromkeys(r for d in mine for r in d.reasons)) or "no feature"
     return Verdict(event.fingerprint, alert.name, alert.tenant, outcome, reason)
 

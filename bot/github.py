@@ -12,7 +12,6 @@ through bot.outbound.clean first: a new method that sends text does the same.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,10 @@ T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
 STATUS_CONTEXT = "rampbot"
 _BACKOFF_SECONDS = 0.5  # the first pause after a 5xx or a dropped connection; then doubled
+
+
+class _StillComputing(Exception):
+    """GitHub answered mergeable_state "unknown": it is still computing it."""
 
 
 class PullRequestAlreadyExists(GitHubError):
@@ -127,7 +130,6 @@ class GitHubRepository:
         attempts: int = 3,
         max_wait: float = 60.0,
         budget: float = 120.0,
-        sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.repository = repository
@@ -136,7 +138,6 @@ class GitHubRepository:
         self._attempts = attempts
         self._max_wait = max_wait
         self._budget = budget
-        self._sleep = sleep
         self._clock = clock
         # stamina's retries are counted and said in rampbot's own words, not logged by it.
         stamina.instrumentation.set_on_retry_hooks(())
@@ -395,15 +396,25 @@ class GitHubRepository:
         https://docs.github.com/en/rest/guides/using-the-rest-api-to-interact-with-your-git-database#checking-mergeability-of-pull-requests
         """
         state = "unknown"
-        for attempt in range(self._attempts):
-            if attempt:
-                self._sleep(min(_BACKOFF_SECONDS * 2.0 ** (attempt - 1), self._max_wait))
-            _, data = self._call(
-                f"read pull request #{number}", lambda: self._request("GET", f"/pulls/{number}")
-            )
-            state = str(data.get("mergeable_state") or "unknown")
-            if state != "unknown":
-                break
+        try:
+            for attempt in stamina.retry_context(
+                on=_StillComputing,
+                attempts=self._attempts,
+                timeout=self._budget,
+                wait_initial=_BACKOFF_SECONDS,
+                wait_max=self._max_wait,
+                wait_jitter=0.0,
+            ):
+                with attempt:
+                    _, data = self._call(
+                        f"read pull request #{number}",
+                        lambda: self._request("GET", f"/pulls/{number}"),
+                    )
+                    state = str(data.get("mergeable_state") or "unknown")
+                    if state == "unknown":
+                        raise _StillComputing
+        except _StillComputing:
+            pass  # still unknown after the last read: the caller decides with that
         return state
 
     def enable_auto_merge(self, number: int) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.alert_rollback import Carried, Outcome, plan_rollbacks
+from bot.alert_rollback import AlertOutcome, Carried, plan_rollbacks
 from bot.alertmanager import parse_webhook
 from bot.decide import Action
 from bot.errors import InputError
@@ -58,7 +58,7 @@ def test_a_firing_alert_rolls_its_tenant_back_as_run_would() -> None:
     [change] = result.plan.flag_changes()
     assert change.hold == "rolled back from 25% (alert ShadowDivergence)"
     [verdict] = result.verdicts
-    assert verdict.outcome is Outcome.ROLLBACK
+    assert verdict.outcome is AlertOutcome.ROLLBACK
     assert verdict.reason == "receipts for acme: 25% -> 10%"
 
 
@@ -72,40 +72,44 @@ def test_only_the_alerted_tenant_is_decided() -> None:
     [
         (
             alert("acme", status="resolved"),
-            Outcome.RESOLVED,
+            AlertOutcome.RESOLVED,
             "resolved: changes nothing; the schedule ramps again",
         ),
         (
             alert("acme", severity="warning"),
-            Outcome.IGNORED,
+            AlertOutcome.IGNORED,
             "severity 'warning' is not one of alerts.rollback_severities (critical)",
         ),
-        (alert("nobody"), Outcome.HELD, "unknown tenant 'nobody': not in the policy's tenants"),
+        (
+            alert("nobody"),
+            AlertOutcome.HELD,
+            "unknown tenant 'nobody': not in the policy's tenants",
+        ),
         (
             alert("bad name!"),
-            Outcome.HELD,
+            AlertOutcome.HELD,
             "unknown tenant 'bad name!': not in the policy's tenants",
         ),
         (
             alert("globex"),
-            Outcome.HELD,
+            AlertOutcome.HELD,
             "held after a rollback (rolled back from 25% (alert Old)); delete features.receipts.tenants.globex.hold to resume the ramp",
         ),
-        (alert("initech"), Outcome.HELD, "tenant initech is paused for receipts"),
+        (alert("initech"), AlertOutcome.HELD, "tenant initech is paused for receipts"),
         (
             alert("umbrella"),
-            Outcome.HELD,
+            AlertOutcome.HELD,
             "alert ShadowDivergence (critical) firing; already at the minimum, 0%",
         ),
         (
             alert(None),
-            Outcome.IGNORED,
+            AlertOutcome.IGNORED,
             "no 'tenant' label: a fleet-wide alert rolls back only with serve.fleet_wide_alerts: true in the policy",
         ),
     ],
 )
 def test_alerts_that_roll_nothing_back(
-    the_alert: dict[str, object], outcome: Outcome, reason: str
+    the_alert: dict[str, object], outcome: AlertOutcome, reason: str
 ) -> None:
     result = plan(the_alert)
     assert not result.plan.changed
@@ -121,7 +125,7 @@ def test_a_fleet_wide_alert_rolls_back_every_tenant_when_the_policy_opts_in() ->
         ("initech", Action.HOLD),
         ("umbrella", Action.HOLD),
     }
-    assert result.verdicts[0].outcome is Outcome.ROLLBACK
+    assert result.verdicts[0].outcome is AlertOutcome.ROLLBACK
 
 
 def test_the_tenant_label_is_the_policys() -> None:
@@ -138,7 +142,7 @@ def test_discovered_tenants_are_those_flags_json_names() -> None:
         events=events(alert("acme"), alert("umbrella")),
         now=NOW,
     )
-    assert [v.outcome for v in result.verdicts] == [Outcome.ROLLBACK, Outcome.HELD]
+    assert [v.outcome for v in result.verdicts] == [AlertOutcome.ROLLBACK, AlertOutcome.HELD]
     assert result.verdicts[1].reason == "unknown tenant 'umbrella': not in flags.json"
 
 

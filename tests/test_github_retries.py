@@ -1,11 +1,13 @@
 """GitHubRepository's retries with plain values: which answers are tried again, after what pause,
-within what budget, and the message when it gives up. stamina's testing mode makes the pauses
+within what budget, and the message when it gives up; and mergeable_state read again while
+GitHub computes it. stamina's testing mode makes the pauses
 instant; a hand-moved clock stands for the time they and the requests take."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,6 +18,8 @@ from hypothesis import strategies as st
 
 from bot.errors import GitHubError
 from bot.github import GitHubRepository, retry_wait
+from tests.github_double import GitHubDouble
+from tests.test_github_double import push_branch, ramp_files
 
 START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ANSWER = "the answer"
@@ -300,3 +304,32 @@ def test_a_spent_budget_on_dropped_connections_names_the_attempts() -> None:
         "GitHub: could not read pull request #7: ConnectionError after 2 attempts; "
         "check GITHUB_API_URL and the network"
     )
+
+
+# GitHub's mergeable_state, read again while GitHub still computes it (against the HTTP double).
+
+
+@pytest.mark.parametrize(
+    ("unknown_reads", "expected", "reads"), [(2, "blocked", 3), (5, "unknown", 3)]
+)
+def test_mergeable_state_is_read_again_while_github_computes_it(
+    github_double: GitHubDouble,
+    github_clone: Path,
+    unknown_reads: int,
+    expected: str,
+    reads: int,
+) -> None:
+    push_branch(github_clone, "rampbot/rollback", ramp_files(github_clone), "Roll acme back")
+    github = GitHubRepository(
+        token=github_double.token, repository=github_double.full_name, api_url=github_double.url
+    )
+    pull = github.open_pull_request(
+        head="rampbot/rollback", base="main", title="Roll back", body="", labels=()
+    )
+    path = f"/repos/acme/flags/pulls/{pull.number}"
+    github_double.fail_next(
+        "GET", path, 200, times=unknown_reads, body={"mergeable_state": "unknown"}
+    )
+    github_double.reset_log()
+    assert github.mergeable_state(pull.number) == expected
+    assert github_double.count("GET", path) == reads

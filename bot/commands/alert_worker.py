@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bot import git as gitrepo
 from bot import outbound
-from bot.alert_rollback import Carried, Outcome, Verdict, plan_rollbacks
+from bot.alert_rollback import AlertOutcome, Carried, Verdict, plan_rollbacks
 from bot.alertmanager import AlertEvent
 from bot.commands.branches import branch_state, carry_out, own_pull_requests
 from bot.commands.context import Context
@@ -293,11 +293,11 @@ class AlertWorker:
                 outcome=verdict.outcome.value,
                 reason=verdict.reason,
                 starts_at=starts[verdict.fingerprint].isoformat(),
-                pull_request=number if verdict.outcome is Outcome.ROLLBACK else None,
+                pull_request=number if verdict.outcome is AlertOutcome.ROLLBACK else None,
             )
             key = (verdict.fingerprint, starts[verdict.fingerprint])
             timed = key in self._observed
-            if verdict.outcome is Outcome.ROLLBACK and number is not None and not timed:
+            if verdict.outcome is AlertOutcome.ROLLBACK and number is not None and not timed:
                 self._observed.add(key)
                 seconds = (now - key[1]).total_seconds()
                 self._metrics.alert_to_pull_request.observe(max(seconds, 0.0))
