@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 
 DEFAULT_ALPHA = 0.05
@@ -53,6 +54,8 @@ class Arms:
 
     treatment: Counts | None
     control: Counts | None
+    # How far back the counts reach (from the tenant's last change), where the source knows it.
+    window: timedelta | None = None
 
 
 class Outcome(Enum):

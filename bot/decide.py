@@ -726,8 +726,9 @@ _VERDICTS = {
 def _judge_comparison(
     signal: ComparisonSignal, health: Health, tenant: str, window: str, *, pct: int | None
 ) -> Evidence:
+    arms = health.arms.get(tenant, {}).get(signal.name) or _NO_ARMS
     comparison = judge(
-        health.arms.get(tenant, {}).get(signal.name) or _NO_ARMS,
+        arms,
         margin=signal.worse_by_more_than,
         min_total=signal.min_total,
         alpha=signal.alpha,
@@ -739,7 +740,8 @@ def _judge_comparison(
         aggregate="treatment - control",
         value=comparison.difference,
         condition=Condition("<=", signal.worse_by_more_than),
-        window=window,
+        # Counts since the tenant's last change cover their own window, not the bake time.
+        window=window if arms.window is None else format_duration(arms.window),
         verdict=_VERDICTS.get(comparison.outcome, Verdict.NO_DATA),
         critical=signal.critical,
         comparison=comparison,

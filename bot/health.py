@@ -16,6 +16,7 @@ from bot.errors import InputError, InputErrors
 from bot.jsontext import line_at
 from bot.policy import Policy
 from bot.schema import parse_json
+from bot.since_change import ChangeTimes
 
 ALL_TENANTS = None  # an alert without a tenant label concerns every tenant
 _SNAPSHOT_KEYS = ("tenants", "alerts", "evaluated_at")
@@ -78,8 +79,11 @@ class Health:
 class HealthSource(Protocol):
     """Where health comes from besides a snapshot file: Prometheus or an engine like it."""
 
-    def read(self, policy: Policy, *, at: datetime | None) -> Health:
-        """Every signal of ``policy`` over its bake window ending at ``at`` (else the present)."""
+    def read(
+        self, policy: Policy, *, at: datetime | None, since: ChangeTimes | None = None
+    ) -> Health:
+        """Every signal of ``policy`` over its bake window ending at ``at`` (else the present),
+        comparisons from each tenant's last change in ``since`` where it is given."""
         ...
 
 

@@ -93,6 +93,10 @@ class Signal:
     gate: bool = True  # False: a shadow signal, measured and shown, never deciding
 
 
+# As long as the SLO's longest default window: a comparison reads no further back than an SLO.
+DEFAULT_MAX_WINDOW = timedelta(hours=6)
+
+
 @dataclass(frozen=True)
 class ComparisonSignal:
     """Treatment against control per tenant: harm beyond ``worse_by_more_than`` rolls back."""
@@ -107,6 +111,9 @@ class ComparisonSignal:
     min_total: float = 100
     alpha: float = DEFAULT_ALPHA
     tuning: float = DEFAULT_TUNING
+    # Evidence accumulates from the tenant's last change, up to this long a window.
+    max_window: timedelta = DEFAULT_MAX_WINDOW
+    max_window_text: str = "6h"
     critical: bool = False
     gate: bool = True
 
@@ -412,6 +419,7 @@ def _build(document: dict[str, Any], *, source: str, find_line: Any) -> Policy:
                 )
             )
     problems += _zero_durations(document, source=source, find_line=find_line)
+    problems += _short_max_windows(document, source=source, find_line=find_line)
     rings = _rings(document, source=source, find_line=find_line, problems=problems)
     freeze = _freeze(document, source=source, find_line=find_line, problems=problems)
     problems += _redact_problems(document, source=source, find_line=find_line)
@@ -528,6 +536,27 @@ def _zero_durations(
                     "duration such as 30m",
                     file=source,
                     line=find_line(list(path)),
+                )
+            )
+    return problems
+
+
+def _short_max_windows(
+    document: Mapping[str, Any], *, source: str, find_line: Any
+) -> list[InputError]:
+    """A comparison's max_window shorter than the bake time would judge less than it waits."""
+    bake_text = document.get("bake_time", "30m")
+    bake_time = parse_duration(bake_text)
+    problems = []
+    for index, entry in enumerate(document["signals"]):
+        window = (entry.get("compare") or {}).get("max_window")
+        if isinstance(window, str) and parse_duration(window) < bake_time:
+            problems.append(
+                InputError(
+                    f"{source}: signals[{index}].compare.max_window: {window!r} is shorter than "
+                    f"bake_time {bake_text}; give at least {bake_text}",
+                    file=source,
+                    line=find_line(["signals", index, "compare", "max_window"]),
                 )
             )
     return problems
@@ -735,6 +764,8 @@ def _comparison(entry: Mapping[str, Any]) -> ComparisonSignal:
         min_total=float(spec.get("min_total", 100)),
         alpha=float(spec.get("alpha", DEFAULT_ALPHA)),
         tuning=float(spec.get("tuning", DEFAULT_TUNING)),
+        max_window=parse_duration(spec.get("max_window", "6h")),
+        max_window_text=spec.get("max_window", "6h"),
         critical=entry.get("critical", False),
         gate=entry.get("gate", True),
     )

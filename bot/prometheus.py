@@ -28,6 +28,7 @@ from bot.duration import format_duration
 from bot.errors import InputError, ServiceError
 from bot.health import Alert, Health, Reading
 from bot.policy import WINDOW_PLACEHOLDER, Policy, Signal
+from bot.since_change import ChangeTimes, windows
 from bot.urls import shown_url
 
 # A label rampbot adds to tell the two halves of a signal's answer apart.
@@ -132,8 +133,10 @@ class PrometheusHealth:
         connection: Connection,
         *,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.connection = connection
+        self._now = now  # the moment of comparisons when no threshold query has dated the read
         self.requests_sent = 0  # every HTTP request, retries included
         self._clock = clock
         # stamina's retries are counted and said in rampbot's own words, not logged by it.
@@ -157,14 +160,17 @@ class PrometheusHealth:
         )
         self._where = f"Prometheus at {shown_url(connection.url)}"
 
-    def read(self, policy: Policy, *, at: datetime | None) -> Health:
-        """Read every signal over the bake window ending at ``at`` (else the server's now)."""
+    def read(
+        self, policy: Policy, *, at: datetime | None, since: ChangeTimes | None = None
+    ) -> Health:
+        """Read every signal over the bake window ending at ``at`` (else the server's now);
+        comparisons from each tenant's change in ``since`` (else over the bake window)."""
         try:
-            return self._read(policy, at=at)
+            return self._read(policy, at=at, since=since)
         finally:
             self._client.close()  # no sockets left open between runs
 
-    def _read(self, policy: Policy, *, at: datetime | None) -> Health:
+    def _read(self, policy: Policy, *, at: datetime | None, since: ChangeTimes | None) -> Health:
         deadline = self._clock() + self.connection.budget
         moment = None if at is None else at.timestamp()
         readings: dict[str, dict[str, Reading]] = {}
@@ -180,51 +186,64 @@ class PrometheusHealth:
                     every_tenant[signal.name] = reading
                 else:
                     readings.setdefault(tenant, {})[signal.name] = reading
-        # Comparison and SLO signals: one query per expression (and window), by tenant.
-        counted: dict[tuple[str, str, str], dict[tuple[str, str], float]] = {}
-        asks = [
-            (signal.name, part, expression, window, signal.variant_label)
-            for signal in policy.comparisons
-            for part, expression in (("events", signal.events), ("total", signal.total))
-            for window in [format_duration(policy.bake_time)]
-        ] + [
-            (signal.name, part, expression, window, None)
-            for signal in policy.slos
-            for window in windows_of(signal.pairs)
-            for part, expression in (("events", signal.events), ("total", signal.total))
-        ]
-        for name, part, expression, window, variant_label in asks:
-            query = expression.replace(WINDOW_PLACEHOLDER, window)
-            what = f"signal {name} ({part}{'' if variant_label else ' over ' + window})"
-            result = self._query(query, at=moment, what=what, deadline=deadline)
-            if moment is None:
-                moment = _evaluation_time(result, self._last_response)
-            counted[name, part, window] = _counts(
-                result,
-                what=what,
-                tenant_label=policy.tenant_label,
-                variant_label=variant_label,
-            )
+        # Comparison signals: per expression, one query per distinct window since a change
+        # (bot/since_change.py), by (tenant, variant); each tenant is taken from its own window.
+        if policy.comparisons and since is not None and moment is None:
+            # The windows end at the moment judged, which no threshold query has dated yet.
+            moment = self._now()
         arms: dict[str, dict[str, Arms]] = {}
         for comparison in policy.comparisons:
-            window = format_duration(policy.bake_time)
-            for tenant, per_arm in _by_tenant(
-                counted[comparison.name, "events", window],
-                counted[comparison.name, "total", window],
-            ).items():
-                arms.setdefault(tenant, {})[comparison.name] = Arms(
-                    treatment=per_arm.get(comparison.treatment),
-                    control=per_arm.get(comparison.control),
-                )
+            plan = windows(
+                since,
+                moment=None if moment is None else datetime.fromtimestamp(moment, UTC),
+                max_window=comparison.max_window,
+                bake_time=policy.bake_time,
+            )
+            for window in plan.distinct:
+                counts: dict[str, dict[tuple[str, str], float]] = {}
+                parts = (("events", comparison.events), ("total", comparison.total))
+                for part, expression in parts:
+                    what = f"signal {comparison.name} ({part} over {format_duration(window)})"
+                    query = expression.replace(WINDOW_PLACEHOLDER, format_duration(window))
+                    result = self._query(query, at=moment, what=what, deadline=deadline)
+                    if moment is None:
+                        moment = _evaluation_time(result, self._last_response)
+                    counts[part] = _counts(
+                        result,
+                        what=what,
+                        tenant_label=policy.tenant_label,
+                        variant_label=comparison.variant_label,
+                    )
+                for tenant, per_arm in _by_tenant(counts["events"], counts["total"]).items():
+                    if plan.of(tenant) == window:
+                        arms.setdefault(tenant, {})[comparison.name] = Arms(
+                            treatment=per_arm.get(comparison.treatment),
+                            control=per_arm.get(comparison.control),
+                            window=window,
+                        )
+        # SLO signals: one query per expression and window, by tenant.
+        counted: dict[tuple[str, str, str], dict[tuple[str, str], float]] = {}
+        for slo in policy.slos:
+            for window_text in windows_of(slo.pairs):
+                for part, expression in (("events", slo.events), ("total", slo.total)):
+                    what = f"signal {slo.name} ({part} over {window_text})"
+                    query = expression.replace(WINDOW_PLACEHOLDER, window_text)
+                    result = self._query(query, at=moment, what=what, deadline=deadline)
+                    if moment is None:
+                        moment = _evaluation_time(result, self._last_response)
+                    counted[slo.name, part, window_text] = _counts(
+                        result, what=what, tenant_label=policy.tenant_label, variant_label=None
+                    )
         burn_windows: dict[str, dict[str, dict[str, Counts]]] = {}
         for slo in policy.slos:
-            for window in windows_of(slo.pairs):
+            for window_text in windows_of(slo.pairs):
                 for tenant, per_arm in _by_tenant(
-                    counted[slo.name, "events", window], counted[slo.name, "total", window]
+                    counted[slo.name, "events", window_text],
+                    counted[slo.name, "total", window_text],
                 ).items():
-                    burn_windows.setdefault(tenant, {}).setdefault(slo.name, {})[window] = per_arm[
-                        ""
-                    ]
+                    burn_windows.setdefault(tenant, {}).setdefault(slo.name, {})[window_text] = (
+                        per_arm[""]
+                    )
         firing = self._query(ALERTS_QUERY, at=moment, what="firing alerts", deadline=deadline)
         if moment is None:
             moment = _evaluation_time(firing, self._last_response)

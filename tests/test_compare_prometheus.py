@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -193,3 +196,54 @@ def test_the_markdown_plan_shows_both_arms_the_difference_and_the_interval(
     assert "· Δ +2.50 pp [+" in row
     assert "/ harm > +0.20 pp / 30m (critical)" in row
     assert "(shadow)" in row
+
+
+def commit_flags(repo: Path, when: datetime, own: dict[str, int]) -> None:
+    """Commit the flags file at ``when``: receipts at 10 %, ``own`` tenants at their own pct."""
+    receipts: dict[str, Any] = {"pct": 10}
+    if own:
+        receipts["tenants"] = {tenant: {"pct": pct} for tenant, pct in own.items()}
+    document = {"version": "flags-v1", "features": {"receipts": receipts}}
+    (repo / "flags.json").write_text(json.dumps(document, indent=2) + "\n")
+    stamp = {"GIT_AUTHOR_DATE": when.isoformat(), "GIT_COMMITTER_DATE": when.isoformat()}
+    git = ["git", "-c", "user.name=ramp", "-c", "user.email=ramp@example.com"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "-m", "flags"], cwd=repo, env={**os.environ, **stamp}, check=True
+    )
+
+
+def test_a_comparison_accumulates_from_each_tenants_last_change_one_query_per_start(
+    tmp_path, counters_prometheus, fake_server, capsys
+):
+    end = at_history_end(counters_prometheus)
+    proxy = fake_server(proxy_to(counters_prometheus.url))
+    repo = write_repo(tmp_path, proxy.url)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    commit_flags(repo, end - timedelta(hours=20), {"harm": 5, "close": 5, "srm": 10})
+    # harm steps to 10 % 2h30s before the end: its window starts at the next whole minute.
+    commit_flags(repo, end - timedelta(hours=2, seconds=30), {"harm": 10, "close": 5, "srm": 10})
+    commit_flags(repo, end - timedelta(minutes=90), {"harm": 10, "close": 10, "srm": 10})
+    document = json.loads(plan(repo, counters_prometheus, capsys, "--format", "json"))
+    decisions = {d["tenant"]: d for d in document["decisions"]}
+
+    def compared(tenant: str) -> dict[str, Any]:
+        evidence = decisions[tenant]["evidence"]
+        return next(e for e in evidence if e["signal"] == "errors_vs_control")
+
+    # Unchanged for longer than max_window (6h by default): six hours of counts.
+    assert compared("same")["window"] == "6h"
+    assert compared("same")["comparison"]["treatment"]["total"] == pytest.approx(360_000, rel=0.02)
+    assert compared("srm")["window"] == "6h"  # its own entry, unchanged since 20h ago
+    assert compared("harm")["window"] == "2h"
+    assert compared("harm")["comparison"]["treatment"]["total"] == pytest.approx(120_000, rel=0.02)
+    assert decisions["harm"]["action"] == "rollback"
+    assert compared("close")["window"] == "1h30m"
+    assert compared("close")["comparison"]["outcome"] == "inconclusive"
+    assert compared("bulk000")["window"] == "6h"
+
+    # Two queries per distinct start (6h, 2h, 1h30m), whatever the number of tenants.
+    queries = [r.query["query"][0] for r in proxy.requests]
+    assert len(queries) == 1 + 2 * 3 + 2 * 4 + 1
+    ranges = [q.split("[")[1].split("]")[0] for q in queries[1:7]]
+    assert ranges == ["6h", "6h", "2h", "2h", "1h30m", "1h30m"]

@@ -364,6 +364,12 @@ def test_json_carries_the_counts_and_the_interval():
             f"{SOURCE}: signals[0].compare.alpha: 0.5 is greater than or equal to the maximum of 0.5",
         ),
         (
+            "      min_total: 500\n",
+            "      min_total: 500\n      max_window: 20m\n",
+            f"{SOURCE}: signals[0].compare.max_window: '20m' is shorter than bake_time 30m; "
+            "give at least 30m",
+        ),
+        (
             '      treatment: "on"\n',
             "      treatment: on\n",
             f"{SOURCE}: signals[0].compare.treatment: True is not of type 'string'",

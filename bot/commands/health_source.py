@@ -16,6 +16,7 @@ from bot.errors import InputError
 from bot.health import Health, HealthSource
 from bot.inputs import load_snapshot
 from bot.policy import Policy
+from bot.since_change import ChangeTimes
 from bot.urls import shown_url
 
 if TYPE_CHECKING:
@@ -32,9 +33,15 @@ NO_SOURCE = (
 
 
 def read_health(
-    args: argparse.Namespace, policy: Policy, *, policy_path: Path, environ: Mapping[str, str]
+    args: argparse.Namespace,
+    policy: Policy,
+    *,
+    policy_path: Path,
+    environ: Mapping[str, str],
+    since: ChangeTimes | None = None,
 ) -> Health:
-    """Health from ``--health FILE``, else from the Prometheus the options or policy name."""
+    """Health from ``--health FILE``, else from the Prometheus the options or policy name;
+    comparisons from each tenant's last change in ``since`` (a snapshot has its own counts)."""
     if args.health is not None:
         if args.prometheus_url is not None:
             raise InputError("pass either --health FILE or --prometheus-url URL, not both")
@@ -43,7 +50,7 @@ def read_health(
     if source is None:
         raise InputError(NO_SOURCE.format(policy=policy_path))
     # Alert text is cleaned where it enters, before anything cuts it to a length.
-    return outbound.clean_health(source.read(policy, at=args.now))
+    return outbound.clean_health(source.read(policy, at=args.now, since=since))
 
 
 def prometheus_source(

@@ -20,7 +20,7 @@ from bot.commands.context import Context, add_git_options, make_context
 from bot.commands.dashboard_issue import notify, read_dashboard, refresh_dashboard
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_input_options
-from bot.commands.planning import FlagsLocation, make_plan
+from bot.commands.planning import FlagsLocation, comparison_since, make_plan
 from bot.commands.secret_variables import NOTIFY_WEBHOOK_URL, secret
 from bot.dashboard import POLICY_SWITCH, STOP_BOX
 from bot.decide import Plan
@@ -114,7 +114,11 @@ def run_once(
         raise InputError(f"{root}: no branch {base_ref}; set base_branch in {policy_rel}")
     inputs = load_inputs_at(repo, base_sha, policy_rel=policy_rel, flags_rel=flags_rel_option)
     flags_rel = str(inputs.flags_path)
-    health = read_health(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
+    history = FlagsLocation(repo, base_sha, flags_rel)
+    since = comparison_since(inputs, history, at=args.now)
+    health = read_health(
+        args, inputs.policy, policy_path=inputs.policy_path, environ=environ, since=since
+    )
     now = args.now or health.evaluated_at or datetime.now(UTC)
     github = context.github
     # The dashboard's "Stop all step-ups" box stops every step up, like paused: true.
@@ -124,7 +128,7 @@ def run_once(
         inputs,
         health,
         now=now,
-        history=FlagsLocation(repo, base_sha, flags_rel),
+        history=history,
         stopped=stopped,
         # Its Resume boxes: the ramp pull request deletes those tenants' hold markers.
         resume=dashboard.switches.resume if dashboard is not None else (),

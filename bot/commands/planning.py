@@ -22,6 +22,7 @@ from bot.health import Health
 from bot.inputs import Inputs, load_inputs
 from bot.last_change import FlagsVersion, last_changed
 from bot.plan_text import plan_to_text
+from bot.since_change import ChangeTimes
 from bot.steer import history_needed, steer
 from bot.terminal import EscapingStream
 
@@ -62,14 +63,13 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Plan from the files here, print the plan, and write it with --write."""
     inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
-    health = read_health(args, inputs.policy, policy_path=inputs.policy_path, environ=environ)
-    plan = make_plan(
-        inputs,
-        health,
-        now=args.now,
-        history=history_here(inputs),
-        modified_at=_modified_at(inputs.flags_path),
+    history = history_here(inputs)
+    modified_at = _modified_at(inputs.flags_path)
+    since = comparison_since(inputs, history, at=args.now, modified_at=modified_at)
+    health = read_health(
+        args, inputs.policy, policy_path=inputs.policy_path, environ=environ, since=since
     )
+    plan = make_plan(inputs, health, now=args.now, history=history, modified_at=modified_at)
     if args.format == "json":
         from bot.render import plan_json_pieces  # imported where used: see bot/commands
 
@@ -145,11 +145,7 @@ def make_plan(
             ref=history.ref,
             since=measured_at - history_needed(policy),
         )
-        committed = recent[-1] if recent else baseline
-        if modified_at is not None and inputs.flags.text != (committed and committed.text):
-            # Uncommitted changes count from when the file was written: a second `apply`
-            # before a commit must see the first one's step (issue 9).
-            recent = [*recent, _working_version(inputs.flags.text, modified_at)]
+        recent = _with_working_version(inputs, baseline, recent, modified_at=modified_at)
         # Changes after ``moment`` count too: health from before a tenant's last change must
         # not move it up, so a replay holds the tenants that changed since (decide rule 6).
         tenants = set(policy.tenants or ()) | health.tenants | flags_tenants(inputs.flags)
@@ -170,6 +166,58 @@ def make_plan(
     return steer(
         plan, policy, inputs.flags, now=moment, changes=changes, stopped=stopped, resume=resume
     )
+
+
+def comparison_since(
+    inputs: Inputs,
+    history: FlagsLocation | None,
+    *,
+    at: datetime | None,
+    modified_at: datetime | None = None,
+) -> ChangeTimes | None:
+    """Each tenant's last change within the comparisons' longest max_window, so that their
+    counts accumulate from it (bot/since_change.py); None without comparisons or history."""
+    policy = inputs.policy
+    if not policy.comparisons or history is None:
+        return None
+    from bot import git as gitrepo  # imported where used: see make_plan
+
+    moment = at or datetime.now(UTC)
+    lookback = max(signal.max_window for signal in policy.comparisons)
+    baseline, recent = gitrepo.flags_versions(
+        history.repo, history.path, ref=history.ref, since=moment - lookback
+    )
+    recent = _with_working_version(inputs, baseline, recent, modified_at=modified_at)
+    named = set(policy.tenants or ()) | flags_tenants(inputs.flags)
+    # A tenant the flags file does not name follows each feature's pct, as OTHERS does.
+    changed = last_changed(baseline, recent, tenants=named | {OTHERS})
+    latest: dict[str, datetime] = {}
+    for (feature, tenant), when in changed.items():
+        # Any feature's change moves the tenant's arms: the variant label names no feature.
+        if feature in policy.features and (tenant not in latest or when > latest[tenant]):
+            latest[tenant] = when
+    others = latest.pop(OTHERS, None)
+    return ChangeTimes(tenants=latest, others=others)
+
+
+# Not a tenant name (bot/flags.py's TENANT_NAME starts with a letter or digit): stands for every
+# tenant the flags file does not name.
+OTHERS = "(others)"
+
+
+def _with_working_version(
+    inputs: Inputs,
+    baseline: FlagsVersion | None,
+    recent: list[FlagsVersion],
+    *,
+    modified_at: datetime | None,
+) -> list[FlagsVersion]:
+    committed = recent[-1] if recent else baseline
+    if modified_at is not None and inputs.flags.text != (committed and committed.text):
+        # Uncommitted changes count from when the file was written: a second `apply`
+        # before a commit must see the first one's step (issue 9).
+        return [*recent, _working_version(inputs.flags.text, modified_at)]
+    return recent
 
 
 def _working_version(text: str, modified_at: datetime) -> FlagsVersion:
