@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.burn import windows_of
 from bot.compare import Arms, Counts
+from bot.duration import format_duration, parse_duration
 from bot.errors import InputError, InputErrors
 from bot.jsontext import line_at
 from bot.policy import Policy
@@ -88,33 +90,130 @@ class HealthSource(Protocol):
 
 
 def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
-    """Parse a health snapshot file, per tenant or today's global form, checking signal names."""
+    """Parse a health snapshot file, per tenant or today's global form, checking signal names.
+
+    Threshold signals take a number (or null), comparison signals both arms' counts, SLO
+    signals the counts of each window; counts must be finite, not negative, and no more bad
+    requests than requests.
+    """
     document = parse_json(text, source=source, schema="health.schema.json", non_finite=True)
-    known = {signal.name for signal in policy.signals}
+    kinds = {signal.name: "threshold" for signal in policy.signals}
+    kinds |= {signal.name: "comparison" for signal in policy.comparisons}
+    kinds |= {signal.name: "slo" for signal in policy.slos}
+    slo_windows = {signal.name: windows_of(signal.pairs) for signal in policy.slos}
     problems: list[InputError] = []
 
-    def readings(values: Mapping[str, Any], path: list[str]) -> dict[str, Reading]:
-        for name in values:
-            if name not in known:
-                where = ".".join([*path, name])
-                problems.append(
-                    InputError(
-                        f"{source}: {where}: unknown signal {name!r}; "
-                        f"the policy's signals are: {', '.join(sorted(known))}",
-                        file=source,
-                        line=line_at(text, [*path, name]),
-                    )
-                )
-        return {name: Reading(_number(value)) for name, value in values.items() if name in known}
+    def problem(path: list[str], message: str) -> None:
+        problems.append(
+            InputError(
+                f"{source}: {'.'.join(path)}: {message}", file=source, line=line_at(text, path)
+            )
+        )
 
-    by_tenant = {
-        tenant: readings(values, ["tenants", tenant])
-        for tenant, values in document.get("tenants", {}).items()
-    }
-    # Today's global file: values at the top level apply to every tenant.
-    every_tenant = readings(
-        {key: value for key, value in document.items() if key not in _SNAPSHOT_KEYS}, []
-    )
+    def known(name: str, path: list[str]) -> str | None:
+        if name not in kinds:
+            problem(
+                path,
+                f"unknown signal {name!r}; the policy's signals are: {', '.join(sorted(kinds))}",
+            )
+            return None
+        return kinds[name]
+
+    def counts(value: Any, path: list[str]) -> Counts | None:
+        events, total = value["events"], value["total"]
+        good = True
+        for key, number in (("events", events), ("total", total)):
+            if number is None or not math.isfinite(number):
+                shown = "null" if number is None else _number_text(number)
+                problem([*path, key], f"{shown} is not a finite number; {_COUNT_HINT}")
+                good = False
+            elif number < 0:
+                problem([*path, key], f"{_number_text(number)} is negative; {_COUNT_HINT}")
+                good = False
+        if good and events > total:
+            problem(
+                path,
+                f"events {_number_text(events)} is more than total {_number_text(total)}; "
+                "events counts the bad requests among total, so it is at most total",
+            )
+            good = False
+        return Counts(float(events), float(total)) if good else None
+
+    def tenant_values(
+        tenant: str, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Reading], dict[str, Arms], dict[str, dict[str, Counts]]]:
+        readings: dict[str, Reading] = {}
+        arms: dict[str, Arms] = {}
+        windows: dict[str, dict[str, Counts]] = {}
+        for name, value in values.items():
+            path = ["tenants", tenant, name]
+            kind = known(name, path)
+            if kind is None:
+                continue
+            if not isinstance(value, dict):
+                if kind == "threshold":
+                    readings[name] = Reading(_number(value))
+                else:
+                    problem(path, f"got {_number_text(value)}; {_EXPECTED[kind]}")
+                continue
+            if kind == "threshold":
+                problem(path, f"got an object; {_EXPECTED[kind]}")
+            elif kind == "comparison":
+                if not {"treatment", "control"} & set(value):
+                    problem(path, f"no treatment nor control; {_EXPECTED[kind]}")
+                    continue
+                arm = {
+                    side: None if value.get(side) is None else counts(value[side], [*path, side])
+                    for side in ("treatment", "control")
+                }
+                window = value.get("window")
+                arms[name] = Arms(
+                    treatment=arm["treatment"],
+                    control=arm["control"],
+                    window=None if window is None else parse_duration(window),
+                )
+            else:
+                allowed = slo_windows[name]
+                by_window: dict[str, Counts] = {}
+                for written, entry in value.items():
+                    window = format_duration(parse_duration(written))  # 60m is 1h
+                    if window not in allowed:
+                        problem(
+                            [*path, written],
+                            f"{written} is not a window of signal {name} "
+                            f"({', '.join(allowed)}); give the counts of those windows",
+                        )
+                        continue
+                    found = counts(entry, [*path, written])
+                    if found is not None:
+                        by_window[window] = found
+                windows[name] = by_window
+        return readings, arms, windows
+
+    by_tenant: dict[str, dict[str, Reading]] = {}
+    arms: dict[str, dict[str, Arms]] = {}
+    burn_windows: dict[str, dict[str, dict[str, Counts]]] = {}
+    for tenant, values in document.get("tenants", {}).items():
+        readings, compared, burned = tenant_values(tenant, values)
+        by_tenant[tenant] = readings
+        if compared:
+            arms[tenant] = compared
+        if burned:
+            burn_windows[tenant] = burned
+    # Today's global file: values at the top level apply to every tenant (thresholds only).
+    every_tenant: dict[str, Reading] = {}
+    for name, value in document.items():
+        if name in _SNAPSHOT_KEYS:
+            continue
+        kind = known(name, [name])
+        if kind == "threshold":
+            every_tenant[name] = Reading(_number(value))
+        elif kind is not None:
+            problem(
+                [name],
+                f"a {kind} signal is measured per tenant; put its counts under "
+                f"tenants.<tenant>.{name}",
+            )
     if problems:
         raise InputErrors(problems)
     evaluated_at = document.get("evaluated_at")
@@ -124,7 +223,30 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
         alerts=tuple(_alert(entry) for entry in document.get("alerts", [])),
         evaluated_at=_utc(datetime.fromisoformat(evaluated_at)) if evaluated_at else None,
         source=source,
+        arms=arms,
+        burn_windows=burn_windows,
     )
+
+
+_COUNT_HINT = "give a count of requests, 0 or more"
+_EXPECTED = {
+    "threshold": "a threshold signal takes: a number, or null for no data",
+    "comparison": (
+        'a comparison signal takes: {"treatment": {"events": 31, "total": 3000}, '
+        '"control": {"events": 270, "total": 27000}}'
+    ),
+    "slo": (
+        'an SLO signal takes: its counts per window, {"1h": {"events": 12, "total": 60000}, ...}'
+    ),
+}
+
+
+def _number_text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(value)]
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _number(value: Any) -> float | None:

@@ -9,15 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from bot import outbound
+from bot.burn import Burn, BurnOutcome, judge_burn
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_policy_option
+from bot.commands.planning import comparison_since, history_here
+from bot.compare import Arms, Comparison, Counts, Outcome, judge, points, ratio_text
 from bot.decide import tenants_for
 from bot.duration import format_duration
 from bot.files import read_text
 from bot.flags import parse_flags
 from bot.health import Health, Reading
-from bot.inputs import load_policy
-from bot.policy import Policy, format_number
+from bot.inputs import load_inputs, load_policy
+from bot.policy import ComparisonSignal, Policy, SloSignal, format_number
 from bot.terminal import printable
 
 HELP = "print each tenant's signals over the bake window, as read from Prometheus or a snapshot"
@@ -38,8 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     policy = load_policy(args.policy)
-    health = read_health(args, policy, policy_path=args.policy, environ=environ)
     named = flags_tenants(Path(policy.flags_file))
+    since = None
+    if policy.comparisons and Path(policy.flags_file).is_file():
+        # Comparisons read as plan reads them: since each tenant's last change, from git.
+        inputs = load_inputs(policy_path=args.policy, flags_path=None)
+        since = comparison_since(inputs, history_here(inputs), at=args.now)
+    health = read_health(args, policy, policy_path=args.policy, environ=environ, since=since)
     if args.format == "json":
         document = health_to_json(policy, health, flags_tenants=named)
         print(json.dumps(outbound.clean_data(document), indent=2))
@@ -71,17 +79,54 @@ def health_to_json(
         "signals": [
             {
                 "name": signal.name,
+                "kind": "threshold",
                 "query": signal.query,
                 "aggregate": signal.aggregate,
                 "healthy": str(signal.healthy),
                 "graph": health.query_urls.get(signal.name),
             }
             for signal in policy.signals
+        ]
+        + [
+            {
+                "name": signal.name,
+                "kind": "comparison",
+                "events": signal.events,
+                "total": signal.total,
+                "worse_by_more_than": signal.worse_by_more_than,
+                "max_window": signal.max_window_text,
+            }
+            for signal in policy.comparisons
+        ]
+        + [
+            {
+                "name": signal.name,
+                "kind": "slo",
+                "objective": signal.objective,
+                "windows": [
+                    {"long": pair.long, "short": pair.short, "burn_rate": pair.rate}
+                    for pair in signal.pairs
+                ],
+            }
+            for signal in policy.slos
         ],
         "tenants": {
             tenant: {
-                signal.name: _reading_to_json(health.reading(tenant, signal.name))
-                for signal in policy.signals
+                **{
+                    signal.name: _reading_to_json(health.reading(tenant, signal.name))
+                    for signal in policy.signals
+                },
+                **{
+                    signal.name: _comparison_to_json(
+                        _compared(signal, health, tenant),
+                        window=_window(policy, health, tenant, signal),
+                    )
+                    for signal in policy.comparisons
+                },
+                **{
+                    signal.name: _burn_to_json(_burned(signal, health, tenant))
+                    for signal in policy.slos
+                },
             }
             for tenant in tenants_for(policy, health, named=flags_tenants)
         },
@@ -104,9 +149,15 @@ def health_to_table(
 ) -> str:
     """One row per tenant, one column per signal: the window aggregate and its sample count."""
     at = health.evaluated_at.isoformat(timespec="seconds") if health.evaluated_at else "now"
-    header = ["tenant"] + [
-        f"{signal.name} ({signal.aggregate}, {signal.healthy})" for signal in policy.signals
-    ]
+    header = (
+        ["tenant"]
+        + [f"{signal.name} ({signal.aggregate}, {signal.healthy})" for signal in policy.signals]
+        + [
+            f"{signal.name} (treatment - control, harm > {points(signal.worse_by_more_than)})"
+            for signal in policy.comparisons
+        ]
+        + [f"{signal.name} (burn rate, SLO {signal.objective * 100:g} %)" for signal in policy.slos]
+    )
     rows = [header]
     breached = False
     tenants: list[str | None] = list(tenants_for(policy, health, named=flags_tenants))
@@ -128,6 +179,23 @@ def health_to_table(
                 cell += " *" if breach else ""
                 breached = breached or breach
             row.append(cell)
+        for comparison in policy.comparisons:
+            if tenant is None:
+                row.append("")
+                continue
+            compared = _compared(comparison, health, tenant)
+            breach = compared.outcome is Outcome.BREACHED
+            breached = breached or breach
+            cell = _comparison_cell(compared, window=_window(policy, health, tenant, comparison))
+            row.append(printable(cell) + (" *" if breach else ""))
+        for slo in policy.slos:
+            if tenant is None:
+                row.append("")
+                continue
+            burn = _burned(slo, health, tenant)
+            breach = burn.outcome is BurnOutcome.BREACHED
+            breached = breached or breach
+            row.append(_burn_cell(burn) + (" *" if breach else ""))
         rows.append(row)
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = [
@@ -159,6 +227,72 @@ def _cell(reading: Reading) -> str:
     if not reading.has_data or reading.value is None:
         return f"no data{samples}"
     return f"{format_number(reading.value)}{samples}"
+
+
+def _compared(signal: ComparisonSignal, health: Health, tenant: str) -> Comparison:
+    # The flag's percentage is per feature: the sample ratio is the plan's to check.
+    return judge(
+        health.arms.get(tenant, {}).get(signal.name) or Arms(None, None),
+        margin=signal.worse_by_more_than,
+        min_total=signal.min_total,
+        alpha=signal.alpha,
+        tuning=signal.tuning,
+    )
+
+
+def _burned(signal: SloSignal, health: Health, tenant: str) -> Burn:
+    return judge_burn(
+        health.burn_windows.get(tenant, {}).get(signal.name, {}),
+        objective=signal.objective,
+        pairs=signal.pairs,
+    )
+
+
+def _window(policy: Policy, health: Health, tenant: str, signal: ComparisonSignal) -> str:
+    """How far back the tenant's counts reach: since its last change, else the bake time."""
+    arms = health.arms.get(tenant, {}).get(signal.name)
+    return format_duration(arms.window if arms and arms.window else policy.bake_time)
+
+
+def _comparison_cell(compared: Comparison, *, window: str) -> str:
+    arms = f"T {ratio_text(compared.treatment)} · C {ratio_text(compared.control)} / {window}"
+    if compared.difference is None or compared.low is None or compared.high is None:
+        return f"{compared.reason} · {arms}"
+    interval = f"[{points(compared.low)}, {points(compared.high)}]"
+    return f"Δ {points(compared.difference)} {interval} · {arms}"
+
+
+def _burn_cell(burn: Burn) -> str:
+    if burn.outcome is BurnOutcome.NO_DATA:
+        return burn.reason
+    return ", ".join(
+        f"{rate:.3g}x {window}" for window, rate in burn.rates.items() if rate is not None
+    )
+
+
+def _counts_to_json(counts: Counts | None) -> dict[str, float] | None:
+    return None if counts is None else {"events": counts.events, "total": counts.total}
+
+
+def _comparison_to_json(compared: Comparison, *, window: str) -> dict[str, Any]:
+    has_interval = compared.low is not None and compared.high is not None
+    return {
+        "window": window,
+        "outcome": compared.outcome.value,
+        "reason": compared.reason,
+        "treatment": _counts_to_json(compared.treatment),
+        "control": _counts_to_json(compared.control),
+        "difference": compared.difference,
+        "interval": [compared.low, compared.high] if has_interval else None,
+    }
+
+
+def _burn_to_json(burn: Burn) -> dict[str, Any]:
+    return {
+        "outcome": burn.outcome.value,
+        "reason": burn.reason,
+        "burn_rates": dict(burn.rates),
+    }
 
 
 def _reading_to_json(reading: Reading) -> dict[str, Any]:
