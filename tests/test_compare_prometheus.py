@@ -55,6 +55,23 @@ def counters(
     return [Series(REQUESTS, labels, requests), Series(ERRORS, labels, errors)]
 
 
+# tenant -> variant -> share of requests slower than 250 ms (1,000 a minute in treatment,
+# 9,000 in control)
+SLOW_SHARE = {"fast": {"on": 0.02, "off": 0.02}, "slow": {"on": 0.10, "off": 0.02}}
+
+
+def histogram(end: int, tenant: str, variant: str, slow: float) -> list[Series]:
+    """A latency histogram's count and its le="0.25" bucket, one sample a minute."""
+    per_minute = 1_000 if variant == "on" else 9_000
+    labels = {"case": "latency", "tenant": tenant, "variant": variant}
+    count = [(end - 60 * m, per_minute * (HOURS * 60 - m + 1.0)) for m in range(HOURS * 60, -1, -1)]
+    fast = [(when, total * (1 - slow)) for when, total in count]
+    return [
+        Series("http_request_duration_seconds_count", labels, count),
+        Series("http_request_duration_seconds_bucket", {**labels, "le": "0.25"}, fast),
+    ]
+
+
 @pytest.fixture(scope="module")
 def counters_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     end = history_end()
@@ -69,6 +86,12 @@ def counters_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
         for index in range(BULK)
         for variant, rates in (("on", (1_000, 0.002, 0.002)), ("off", (9_000, 0.002, 0.002)))
         for one in counters(end, f"bulk{index:03d}", variant, rates, every=5)
+    ]
+    series += [
+        one
+        for tenant, variants in SLOW_SHARE.items()
+        for variant, share in variants.items()
+        for one in histogram(end, tenant, variant, share)
     ]
     server = start_server(tmp_path_factory.mktemp("counters"), series=series, end=end)
     yield server
@@ -247,3 +270,59 @@ def test_a_comparison_accumulates_from_each_tenants_last_change_one_query_per_st
     assert len(queries) == 1 + 2 * 3 + 2 * 4 + 1
     ranges = [q.split("[")[1].split("]")[0] for q in queries[1:7]]
     assert ranges == ["6h", "6h", "2h", "2h", "1h30m", "1h30m"]
+
+
+# README's "share of requests slower than X" example, and an SLO with windows of its own.
+LATENCY_POLICY = """\
+flags_file: flags.json
+bake_time: 30m
+prometheus:
+  url: {url}
+  retries: 0
+signals:
+  - name: slow_vs_control            # requests slower than 250 ms
+    compare:
+      events: >-
+        sum by (tenant, variant) (increase(http_request_duration_seconds_count{{case="latency"}}[$window]))
+        - sum by (tenant, variant) (increase(http_request_duration_seconds_bucket{{case="latency",le="0.25"}}[$window]))
+      total: 'sum by (tenant, variant) (increase(http_request_duration_seconds_count{{case="latency"}}[$window]))'
+      worse_by_more_than: 0.01
+  - name: fast_enough
+    slo:
+      objective: 0.98
+      events: >-
+        sum by (tenant) (increase(http_request_duration_seconds_count{{case="latency"}}[$window]))
+        - sum by (tenant) (increase(http_request_duration_seconds_bucket{{case="latency",le="0.25"}}[$window]))
+      total: 'sum by (tenant) (increase(http_request_duration_seconds_count{{case="latency"}}[$window]))'
+      windows:
+        - {{long: 2h, short: 10m, burn_rate: 1.2}}
+features:
+  receipts:
+    steps: [1, 5, 10, 25, 50, 100]
+"""
+
+
+def test_latency_from_le_buckets_and_an_slo_with_windows_of_its_own(
+    tmp_path, counters_prometheus, fake_server, capsys
+):
+    proxy = fake_server(proxy_to(counters_prometheus.url))
+    repo = write_repo(tmp_path, proxy.url)
+    (repo / ".github" / "rampbot.yml").write_text(LATENCY_POLICY.format(url=proxy.url))
+    document = json.loads(plan(repo, counters_prometheus, capsys, "--format", "json"))
+    decisions = {d["tenant"]: d for d in document["decisions"]}
+    assert set(decisions) == {"fast", "slow"}
+    slow = decisions["slow"]
+    compared = next(e for e in slow["evidence"] if e["signal"] == "slow_vs_control")
+    assert compared["comparison"]["outcome"] == "breached"
+    assert compared["comparison"]["difference"] == pytest.approx(0.08, abs=1e-3)
+    # 10 % slow in treatment: 2.8 % of the tenant's requests, 1.4x a budget of 2 % (fast: 1x).
+    burn = next(e for e in slow["evidence"] if e["signal"] == "fast_enough")
+    assert burn["verdict"] == "breached"
+    assert slow["action"] == "down"
+    fast = decisions["fast"]
+    assert fast["action"] == "up"
+    assert [e["verdict"] for e in fast["evidence"]] == ["healthy", "healthy"]
+    # Two for the comparison, two for each of the SLO's two windows, one for the alerts.
+    queries = [r.query["query"][0] for r in proxy.requests]
+    assert len(queries) == 2 + 2 * 2 + 1
+    assert [q.split("[")[1].split("]")[0] for q in queries[2:6]] == ["2h", "2h", "10m", "10m"]
