@@ -718,7 +718,9 @@ def _judged_by(evidence: Evidence) -> str:
     shadow = ", shadow: shown, never decides" if not evidence.gate else ""
     if evidence.comparison is not None:
         how = (
-            f"treatment against control over {escape(evidence.window)}, harm when the "
+            # Each tenant's counts reach back to its own last change: its cell shows how far.
+            "treatment against control since each tenant's last change (the window in its "
+            "cell), harm when the "
             f"difference of ratios is surely above {points(evidence.condition.threshold)}"
         )
     elif evidence.burn is not None:

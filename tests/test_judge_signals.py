@@ -301,7 +301,9 @@ def test_the_pull_request_body_shows_both_ratios_the_difference_and_interval_and
         "❌ T 2.00% of 50,000 · C 0.40% of 50,000 · Δ +1.60 pp [+1.39 pp, +1.81 pp] / "
         "harm > +0.20 pp / 30m (critical)"
     ) in body
-    assert "treatment against control over 30m" in body
+    assert (
+        "treatment against control since each tenant's last change (the window in its cell)" in body
+    )
     small = pull_request_body(plan(SMALL), base_commit="0" * 40)
     assert (
         "❔ inconclusive: 312 of 500 requests in control · T 0.30% of 1,000 · C 0.64% of 312"

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     policy = load_policy(args.policy)
     named = flags_tenants(Path(policy.flags_file))
     since = None
-    if policy.comparisons and Path(policy.flags_file).is_file():
+    if policy.comparisons and args.health is None and Path(policy.flags_file).is_file():
         # Comparisons read as plan reads them: since each tenant's last change, from git.
         inputs = load_inputs(policy_path=args.policy, flags_path=None)
         since = comparison_since(inputs, history_here(inputs), at=args.now)

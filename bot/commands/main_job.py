@@ -115,7 +115,8 @@ def run_once(
     inputs = load_inputs_at(repo, base_sha, policy_rel=policy_rel, flags_rel=flags_rel_option)
     flags_rel = str(inputs.flags_path)
     history = FlagsLocation(repo, base_sha, flags_rel)
-    since = comparison_since(inputs, history, at=args.now)
+    # A snapshot carries its own counts: the history is read for Prometheus' windows only.
+    since = comparison_since(inputs, history, at=args.now) if args.health is None else None
     health = read_health(
         args, inputs.policy, policy_path=inputs.policy_path, environ=environ, since=since
     )

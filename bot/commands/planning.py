@@ -65,7 +65,9 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     inputs = load_inputs(policy_path=args.policy, flags_path=args.flags)
     history = history_here(inputs)
     modified_at = _modified_at(inputs.flags_path)
-    since = comparison_since(inputs, history, at=args.now, modified_at=modified_at)
+    since = None
+    if args.health is None:  # a snapshot carries its own counts
+        since = comparison_since(inputs, history, at=args.now, modified_at=modified_at)
     health = read_health(
         args, inputs.policy, policy_path=inputs.policy_path, environ=environ, since=since
     )
