@@ -271,6 +271,20 @@ def test_a_comparison_accumulates_from_each_tenants_last_change_one_query_per_st
     ranges = [q.split("[")[1].split("]")[0] for q in queries[1:7]]
     assert ranges == ["6h", "6h", "2h", "2h", "1h30m", "1h30m"]
 
+    # rampbot health reads them the same way.
+    assert rampbot(repo, "health", "--now", end.isoformat(), "--format", "json") == 0
+    tenants = json.loads(capsys.readouterr().out)["tenants"]
+    shown = {tenant: tenants[tenant]["errors_vs_control"]["window"] for tenant in TRAFFIC}
+    assert shown == {
+        "same": "6h",
+        "harm": "2h",
+        "close": "1h30m",
+        "srm": "6h",
+        "small": "6h",
+        "burning": "6h",
+    }
+    assert tenants["harm"]["errors_vs_control"]["outcome"] == "breached"
+
 
 # README's "share of requests slower than X" example, and an SLO with windows of its own.
 LATENCY_POLICY = """\
