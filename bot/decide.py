@@ -540,7 +540,14 @@ def _decide_feature(
             kind, action, to_pct = rule, DOWN, downs[current]
         # 4. Missing data: never a reason to go up, and only by choice a reason to go down.
         elif rule is NO_DATA:
-            if no_data_rollback:
+            # Counts since a change younger than the bake time are few because they are young:
+            # that is no absence to roll back on; the tenant holds, baking (bot/since_change.py).
+            young = (
+                health.absent_in_comparisons_only
+                and changed_at is not None
+                and measured_at - changed_at < bake_time
+            )
+            if no_data_rollback and not young:
                 kind, action = rule, ROLLBACK
                 to_pct = ramp.min if to_min else downs[current]
             else:
@@ -617,6 +624,9 @@ class _Judged(NamedTuple):
     # UNUSABLE_NAME, CRITICAL, BREACH, NO_DATA, SAMPLE_RATIO_MISMATCH, INCONCLUSIVE, or None
     # when healthy.
     rule: Kind | None
+    # NO_DATA from comparisons alone: their counts start at the tenant's last change, so right
+    # after one they are few by design (bot/since_change.py).
+    absent_in_comparisons_only: bool = False
 
 
 def _judge_tenant(
@@ -642,7 +652,7 @@ def _judge_tenant(
             if (alert.severity or "").lower() in policy.rollback_severities
         )
     # Shadow signals (gate: false) are shown and never decide.
-    critical = breach = no_data = False
+    critical = breach = no_data = absent_elsewhere = False
     outcomes: set[Outcome] = set()
     for judged in evidence:
         if not judged.gate:
@@ -654,6 +664,7 @@ def _judge_tenant(
                 breach = True
         elif judged.verdict is _NO_DATA and not judged.doubtful:
             no_data = True
+            absent_elsewhere = absent_elsewhere or judged.comparison is None
         if judged.comparison is not None:
             outcomes.add(judged.comparison.outcome)
     rule = None
@@ -667,7 +678,7 @@ def _judge_tenant(
         rule = Kind.SAMPLE_RATIO_MISMATCH
     elif Outcome.INCONCLUSIVE in outcomes:
         rule = Kind.INCONCLUSIVE
-    return _Judged(evidence, alerts, rule)
+    return _Judged(evidence, alerts, rule, no_data and not absent_elsewhere)
 
 
 def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -66,6 +66,7 @@ def plan(
     coverage: float | None = 97.0,
     gate: bool = True,
     no_data: str = "",
+    changed_minutes_ago: int | None = None,
 ) -> Plan:
     policy = parse_policy(policy_text(gate=gate, no_data=no_data), source=SOURCE)
     health = Health(
@@ -74,7 +75,10 @@ def plan(
         burn_windows={"acme": {"availability": QUIET if burn is None else burn}},
     )
     document = {"version": "flags-v1", "features": {"receipts": {"pct": pct}}}
-    return decide(policy, flags(document), health, now=NOW, last_change={})
+    last_change = {}
+    if changed_minutes_ago is not None:
+        last_change = {("receipts", "acme"): NOW - timedelta(minutes=changed_minutes_ago)}
+    return decide(policy, flags(document), health, now=NOW, last_change=last_change)
 
 
 def evidence(decision, signal: str):
@@ -424,3 +428,21 @@ def test_a_shadow_signal_does_not_change_what_a_pull_request_proposes():
     # As a gate, the same flip is new evidence.
     gated = plan(HARMFUL, coverage=50.0)
     assert changes_fingerprint(gated) != changes_fingerprint(plan(HARMFUL, coverage=97.0))
+
+
+def test_few_counts_right_after_a_change_hold_even_with_no_data_rollback():
+    # Counts start at the tenant's last change: 5 minutes after it they are few by design.
+    rollback = "no_data: rollback\n"
+    young = plan(SMALL, no_data=rollback, changed_minutes_ago=5).decisions[0]
+    assert (young.kind, young.action, young.to_pct) == (Kind.NO_DATA, Action.HOLD, 50)
+    assert young.reasons == (
+        "errors_vs_control: inconclusive: 312 of 500 requests in control "
+        "(treatment 0.30% of 1,000, control 0.64% of 312, over 30m)",
+    )
+    # Baked, and still too few: absence, which no_data: rollback acts on.
+    baked = plan(SMALL, no_data=rollback, changed_minutes_ago=45).decisions[0]
+    assert (baked.kind, baked.action) == (Kind.NO_DATA, Action.ROLLBACK)
+    assert plan(SMALL, no_data=rollback).decisions[0].action is Action.ROLLBACK
+    # A threshold signal without data is absence whatever the comparison's age.
+    missing = plan(SMALL, no_data=rollback, changed_minutes_ago=5, coverage=None).decisions[0]
+    assert missing.action is Action.ROLLBACK
