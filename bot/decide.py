@@ -542,7 +542,7 @@ def _decide_feature(
         elif rule is NO_DATA:
             # Counts since a change younger than the bake time are few because they are young:
             # that is no absence to roll back on; the tenant holds, baking (bot/since_change.py).
-            young = (
+            young = health.short_window or (
                 health.absent_in_comparisons_only
                 and changed_at is not None
                 and measured_at - changed_at < bake_time
@@ -627,6 +627,9 @@ class _Judged(NamedTuple):
     # NO_DATA from comparisons alone: their counts start at the tenant's last change, so right
     # after one they are few by design (bot/since_change.py).
     absent_in_comparisons_only: bool = False
+    # ... and one of them over a window shorter than the bake time: a change under another
+    # feature, which the variant label cannot tell apart, started it afresh.
+    short_window: bool = False
 
 
 def _judge_tenant(
@@ -652,7 +655,7 @@ def _judge_tenant(
             if (alert.severity or "").lower() in policy.rollback_severities
         )
     # Shadow signals (gate: false) are shown and never decide.
-    critical = breach = no_data = absent_elsewhere = False
+    critical = breach = no_data = absent_elsewhere = short_window = False
     outcomes: set[Outcome] = set()
     for judged in evidence:
         if not judged.gate:
@@ -664,7 +667,13 @@ def _judge_tenant(
                 breach = True
         elif judged.verdict is _NO_DATA and not judged.doubtful:
             no_data = True
-            absent_elsewhere = absent_elsewhere or judged.comparison is None
+            if judged.comparison is None:
+                absent_elsewhere = True
+            else:
+                arms = health.arms.get(tenant, {}).get(judged.signal)
+                reach = None if arms is None else arms.window
+                if reach is not None and reach < policy.bake_time:
+                    short_window = True
         if judged.comparison is not None:
             outcomes.add(judged.comparison.outcome)
     rule = None
@@ -678,7 +687,8 @@ def _judge_tenant(
         rule = Kind.SAMPLE_RATIO_MISMATCH
     elif Outcome.INCONCLUSIVE in outcomes:
         rule = Kind.INCONCLUSIVE
-    return _Judged(evidence, alerts, rule, no_data and not absent_elsewhere)
+    only_comparisons = no_data and not absent_elsewhere
+    return _Judged(evidence, alerts, rule, only_comparisons, only_comparisons and short_window)
 
 
 def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence:

@@ -443,6 +443,11 @@ def test_few_counts_right_after_a_change_hold_even_with_no_data_rollback():
     baked = plan(SMALL, no_data=rollback, changed_minutes_ago=45).decisions[0]
     assert (baked.kind, baked.action) == (Kind.NO_DATA, Action.ROLLBACK)
     assert plan(SMALL, no_data=rollback).decisions[0].action is Action.ROLLBACK
+    # Counts over less than the bake time, though this feature changed long ago: a change
+    # under another feature started them afresh (the variant label names no feature).
+    short = Arms(SMALL.treatment, SMALL.control, window=timedelta(minutes=5))
+    other_feature = plan(short, no_data=rollback, changed_minutes_ago=600).decisions[0]
+    assert (other_feature.kind, other_feature.action) == (Kind.NO_DATA, Action.HOLD)
     # A threshold signal without data is absence whatever the comparison's age.
     missing = plan(SMALL, no_data=rollback, changed_minutes_ago=5, coverage=None).decisions[0]
     assert missing.action is Action.ROLLBACK
