@@ -39,36 +39,37 @@ class ChangeTimes:
 
 @dataclass(frozen=True)
 class Windows:
-    """The window each tenant's comparison is read over; None: nothing to read yet."""
+    """The window each tenant's comparison is read over."""
 
-    tenants: Mapping[str, timedelta | None]
-    others: timedelta | None
+    tenants: Mapping[str, timedelta]
+    others: timedelta
 
-    def of(self, tenant: str) -> timedelta | None:
+    def of(self, tenant: str) -> timedelta:
         return self.tenants.get(tenant, self.others)
 
     @property
     def distinct(self) -> tuple[timedelta, ...]:
         """Every window to query once, longest first."""
-        found = {window for window in self.tenants.values() if window is not None}
-        if self.others is not None:
-            found.add(self.others)
-        return tuple(sorted(found, reverse=True))
+        return tuple(sorted({*self.tenants.values(), self.others}, reverse=True))
 
 
 def window_since(
-    changed_at: datetime | None, *, moment: datetime, max_window: timedelta
-) -> timedelta | None:
-    """From the minute after ``changed_at`` to ``moment``, at most ``max_window``; None if empty.
+    changed_at: datetime | None, *, moment: datetime, max_window: timedelta, bake_time: timedelta
+) -> timedelta:
+    """From the minute after ``changed_at`` to ``moment``, at most ``max_window``.
 
     ``changed_at`` None: no change within the history read, which reaches ``max_window`` back.
+    With no whole second since that minute (a change within the last minute, or after the
+    moment judged, as in a replay with ``--now``) there are no counts of the new percentage
+    yet: the last ``bake_time`` is the freshest evidence there is. The tenant bakes, so it
+    cannot step up on that evidence, but harm shown in it still rolls back.
     """
     if changed_at is None:
         return max_window
     start = math.ceil(changed_at.timestamp() / _GRID) * _GRID
     seconds = math.floor(moment.timestamp() - start)
     if seconds <= 0:
-        return None  # changed after the moment judged (a replay), or within the last minute
+        return bake_time
     return min(timedelta(seconds=seconds), max_window)
 
 
@@ -90,8 +91,10 @@ def windows(
     moment = moment.astimezone(UTC)
     return Windows(
         tenants={
-            tenant: window_since(when, moment=moment, max_window=max_window)
+            tenant: window_since(when, moment=moment, max_window=max_window, bake_time=bake_time)
             for tenant, when in changes.tenants.items()
         },
-        others=window_since(changes.others, moment=moment, max_window=max_window),
+        others=window_since(
+            changes.others, moment=moment, max_window=max_window, bake_time=bake_time
+        ),
     )

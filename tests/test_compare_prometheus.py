@@ -286,6 +286,36 @@ def test_a_comparison_accumulates_from_each_tenants_last_change_one_query_per_st
     assert tenants["harm"]["errors_vs_control"]["outcome"] == "breached"
 
 
+@pytest.mark.parametrize("changed_minutes_from_the_end", [-0.5, 0, 45])
+def test_with_no_counts_since_a_change_the_bake_time_is_read_and_harm_rolls_back(
+    changed_minutes_from_the_end, tmp_path, counters_prometheus, fake_server, capsys
+):
+    # Changed within the minute before the moment judged, or after it (a replay with --now):
+    # nothing counted at the new percentage yet, so the last bake time is read.
+    end = at_history_end(counters_prometheus)
+    proxy = fake_server(proxy_to(counters_prometheus.url))
+    repo = write_repo(tmp_path, proxy.url)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    commit_flags(repo, end - timedelta(hours=20), {"harm": 5, "same": 5})
+    changed = end + timedelta(minutes=changed_minutes_from_the_end)
+    commit_flags(repo, changed, {"harm": 10, "same": 10})
+    document = json.loads(plan(repo, counters_prometheus, capsys, "--format", "json"))
+    decisions = {d["tenant"]: d for d in document["decisions"]}
+
+    def compared(tenant: str) -> dict[str, Any]:
+        evidence = decisions[tenant]["evidence"]
+        return next(e for e in evidence if e["signal"] == "errors_vs_control")
+
+    assert compared("harm")["window"] == "30m"
+    assert compared("harm")["comparison"]["outcome"] == "breached"
+    assert decisions["harm"]["action"] == "rollback"
+    assert compared("same")["window"] == "30m"
+    assert decisions["same"]["action"] == "hold"  # baking, or changed after the health
+    queries = [r.query["query"][0] for r in proxy.requests]
+    # The tenants unchanged for 20 hours are read over 6h, the two changed over 30m.
+    assert [q.split("[")[1].split("]")[0] for q in queries[1:5]] == ["6h", "6h", "30m", "30m"]
+
+
 # README's "share of requests slower than X" example, and an SLO with windows of its own.
 LATENCY_POLICY = """\
 flags_file: flags.json

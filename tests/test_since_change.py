@@ -16,37 +16,37 @@ from bot.since_change import ChangeTimes, window_since, windows
 
 END = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 SIX_HOURS = timedelta(hours=6)
+BAKE = timedelta(minutes=30)
+LIMITS = {"max_window": SIX_HOURS, "bake_time": BAKE}
 
 
 def test_a_window_starts_at_the_whole_minute_after_the_change():
-    assert window_since(END - timedelta(hours=2), moment=END, max_window=SIX_HOURS) == timedelta(
-        hours=2
-    )
+    assert window_since(END - timedelta(hours=2), moment=END, **LIMITS) == timedelta(hours=2)
     # A change at 09:59:30 counts from 10:00: no request from before the change is counted.
     changed = END - timedelta(hours=2, seconds=30)
-    assert window_since(changed, moment=END, max_window=SIX_HOURS) == timedelta(hours=2)
+    assert window_since(changed, moment=END, **LIMITS) == timedelta(hours=2)
     # The moment need not be a whole minute: the window ends there.
     later = END + timedelta(seconds=17)
-    assert window_since(changed, moment=later, max_window=SIX_HOURS) == timedelta(
-        hours=2, seconds=17
-    )
+    assert window_since(changed, moment=later, **LIMITS) == timedelta(hours=2, seconds=17)
 
 
 def test_a_window_grows_run_after_run_up_to_max_window_then_slides():
     changed = END - timedelta(minutes=45, seconds=10)
     looks = [
-        window_since(changed, moment=END + timedelta(minutes=30 * run), max_window=SIX_HOURS)
+        window_since(changed, moment=END + timedelta(minutes=30 * run), **LIMITS)
         for run in range(14)
     ]
     assert looks[:3] == [timedelta(minutes=45), timedelta(minutes=75), timedelta(minutes=105)]
     assert all(a < b for a, b in itertools.pairwise(looks[:12]))
     assert looks[11:] == [SIX_HOURS] * 3
-    assert window_since(None, moment=END, max_window=SIX_HOURS) == SIX_HOURS
+    assert window_since(None, moment=END, **LIMITS) == SIX_HOURS
 
 
-def test_no_window_for_a_change_after_the_moment_or_within_its_minute():
-    assert window_since(END + timedelta(minutes=5), moment=END, max_window=SIX_HOURS) is None
-    assert window_since(END - timedelta(seconds=20), moment=END, max_window=SIX_HOURS) is None
+def test_the_bake_time_for_a_change_after_the_moment_or_within_its_minute():
+    # No counts of the new percentage yet: the last bake time is the freshest evidence.
+    assert window_since(END + timedelta(minutes=5), moment=END, **LIMITS) == BAKE
+    assert window_since(END - timedelta(seconds=20), moment=END, **LIMITS) == BAKE
+    assert window_since(END - timedelta(seconds=61), moment=END, **LIMITS) == timedelta(minutes=1)
 
 
 def test_tenants_changed_in_one_minute_share_a_window_hence_a_query():
@@ -59,10 +59,10 @@ def test_tenants_changed_in_one_minute_share_a_window_hence_a_query():
         },
         others=END - timedelta(hours=9),
     )
-    found = windows(changes, moment=END, max_window=SIX_HOURS, bake_time=timedelta(minutes=30))
-    assert found.distinct == (SIX_HOURS, timedelta(hours=3), timedelta(hours=1))
+    found = windows(changes, moment=END, **LIMITS)
+    assert found.distinct == (SIX_HOURS, timedelta(hours=3), timedelta(hours=1), BAKE)
     assert found.of("acme") == found.of("globex") == timedelta(hours=1)
-    assert found.of("umbrella") is None
+    assert found.of("umbrella") == BAKE
     assert found.of("hooli") == SIX_HOURS  # not named: follows the feature's pct
 
 
