@@ -45,11 +45,17 @@ class Action(Enum):
     ROLLBACK = "rollback"
     HOLD = "hold"
 
+    # Hashed by identity, as members compare: Enum's own __hash__ is Python code, and
+    # renderers count and group 100,000 decisions by action (issue 14).
+    __hash__ = object.__hash__
+
 
 class Verdict(Enum):
     HEALTHY = "healthy"
     BREACHED = "breached"
     NO_DATA = "no data"
+
+    __hash__ = object.__hash__  # see Action
 
 
 # Read in loops over every tenant: a module's name is read in a few nanoseconds, an enum's
@@ -141,6 +147,8 @@ class Kind(Enum):
     # A comparison signal in doubt: held whatever no_data says, never stepped up.
     INCONCLUSIVE = "inconclusive comparison"  # the interval straddles the margin
     SAMPLE_RATIO_MISMATCH = "sample ratio mismatch"  # the arms are not what flags.json says
+
+    __hash__ = object.__hash__  # see Action
 
 
 # Decision.note for a pause: who paused. The last two hold only steps up (bot/steer.py).

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter
 from datetime import UTC
+from operator import attrgetter, countOf
 from typing import Any
 
 from bot import __version__
@@ -28,14 +28,19 @@ def _query_hashes(plan: Plan) -> dict[str, str]:
     }
 
 
-def _decision_entry(decision: Decision) -> list[Any]:
-    return [
+_ACTION = attrgetter("action")
+
+
+def _decision_entry(decision: Decision) -> tuple[Any, ...]:
+    # A tuple, which json.dumps writes as a list and the collector skips once seen; the
+    # member's own attribute, as Enum.value is a Python property (100,000 decisions, issue 14).
+    return (
         decision.tenant,
         decision.feature,
         decision.from_pct,
         decision.to_pct,
-        decision.action.value,
-    ]
+        decision.action._value_,
+    )
 
 
 def _resumed(plan: Plan) -> list[list[str]]:
@@ -69,17 +74,35 @@ def changes_fingerprint(plan: Plan) -> str:
     a person closed is not proposed again while this stays the same (issue 12): a new breach or
     alert, or another step, makes it differ.
     """
-    claim = sorted(
-        [
-            *_decision_entry(decision),
-            # Shadow signals (gate: false) never ask for anything.
-            sorted(
-                e.signal for e in decision.evidence if e.gate and e.verdict is not Verdict.HEALTHY
-            ),
-            sorted(alert.name for alert in decision.alerts),
-        ]
-        for decision in plan.changes
-    )
+    fine = Verdict.HEALTHY
+    # A tenant's decisions share their evidence and alerts tuples: what they ask for is
+    # worked out once per tenant, found by the tuples' identity. Tuples, not lists: json.dumps
+    # writes both alike and they sort alike, and tuples of text and numbers cost the garbage
+    # collector nothing once seen (issue 14).
+    asked: dict[tuple[int, int], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    claim: list[Any] = []
+    for decision in plan.changes:
+        key = (id(decision.evidence), id(decision.alerts))
+        why = asked.get(key)
+        if why is None:
+            why = asked[key] = (
+                # Shadow signals (gate: false) never ask for anything.
+                tuple(
+                    sorted(e.signal for e in decision.evidence if e.gate and e.verdict is not fine)
+                ),
+                tuple(sorted(alert.name for alert in decision.alerts)),
+            )
+        claim.append(
+            (
+                decision.tenant,
+                decision.feature,
+                decision.from_pct,
+                decision.to_pct,
+                decision.action._value_,
+                *why,
+            )
+        )
+    claim.sort()
     if plan.resumed:
         claim.append(["resumed", _resumed(plan)])
     canonical = json.dumps(claim, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -88,7 +111,8 @@ def changes_fingerprint(plan: Plan) -> str:
 
 def metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
     """The hidden JSON block; it lists as many decisions as fit in ``budget``, changes first."""
-    counts = Counter(d.action.value for d in plan.decisions)
+    # Counted in C by identity: an enum's hash is Python code (issue 14).
+    actions = list(map(_ACTION, plan.decisions))
     document: dict[str, Any] = {
         "format": METADATA_FORMAT,
         "rampbot": __version__,
@@ -96,7 +120,7 @@ def metadata_block(plan: Plan, *, base_commit: str, budget: int) -> str:
         "window": plan.window,
         "base_commit": base_commit,
         "queries": _query_hashes(plan),
-        "counts": {action.value: counts[action.value] for action in Action},
+        "counts": {action.value: countOf(actions, action) for action in Action},
         "fingerprint": plan_fingerprint(plan, base_commit=base_commit),
         "changes_fingerprint": changes_fingerprint(plan),
         "decisions_total": len(plan.decisions),

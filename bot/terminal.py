@@ -21,7 +21,7 @@ _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # The runner reads `::command::` at the start of a line (after blanks) and the older
 # `##[command]` anywhere in it.
 _COMMAND_START = re.compile(r"^([ \t]*):")
-_COMMAND_AFTER_NEWLINE = re.compile(r"(?<=\n)([ \t]*):")
+_COMMAND_AFTER_NEWLINE = re.compile(r"\n([ \t]*):")
 _OLD_COMMAND = "##["
 # Unicode's Cc category (C0, DEL, C1; fixed by the standard) and the line and paragraph
 # separators (Zl, Zp), which end a line as a newline does.
@@ -54,9 +54,16 @@ def _no_commands(text: str, *, line_start: bool) -> str:
     def escape(match: re.Match[str]) -> str:
         return f"{match.group(1)}\\x3a"
 
+    def escape_after_newline(match: re.Match[str]) -> str:
+        return f"\n{match.group(1)}\\x3a"
+
     if line_start:
         text = _COMMAND_START.sub(escape, text)
-    text = _COMMAND_AFTER_NEWLINE.sub(escape, text)
+    # Searched first, then replaced where found: a pattern that starts with a newline is
+    # found by a fast scan, and the lookbehind it replaces took a second to pass over the
+    # 100 MB of a --format json plan at 10,000 tenants x 10 features (issue 14).
+    if _COMMAND_AFTER_NEWLINE.search(text):
+        text = _COMMAND_AFTER_NEWLINE.sub(escape_after_newline, text)
     # \u0023 rather than \x23: it is also a JSON escape, so a JSON document printed through
     # here stays valid and reads back the same text.
     return text.replace(_OLD_COMMAND, "#\\u0023[")

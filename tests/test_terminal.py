@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.terminal import EscapingStream, printable, printable_lines
+from bot.terminal import EscapingStream, _no_commands, printable, printable_lines
 
 
 @pytest.mark.parametrize(
@@ -46,3 +49,23 @@ def test_the_stream_carries_line_starts_across_writes() -> None:
     print("::notice::y", file=stream)
     print("tenant \x1b[2Jgone\n", end="", file=stream)
     assert out.getvalue() == ("a: :b\n\\x3a:error::x\n  \\x3a:notice::y\ntenant \\x1b[2Jgone\n")
+
+
+def _no_commands_by_lookbehind(text: str, *, line_start: bool) -> str:
+    """The colon escape as first written, with a lookbehind: the slow path of issue 14."""
+
+    def escape(match: re.Match[str]) -> str:
+        return f"{match.group(1)}\\x3a"
+
+    if line_start:
+        text = re.sub(r"^([ \t]*):", escape, text)
+    text = re.sub(r"(?<=\n)([ \t]*):", escape, text)
+    return text.replace("##[", "#\\u0023[")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="\n \t:a#[", max_size=30), st.booleans())
+def test_the_colon_escape_is_the_lookbehind_s(text, line_start):
+    assert _no_commands(text, line_start=line_start) == _no_commands_by_lookbehind(
+        text, line_start=line_start
+    )
