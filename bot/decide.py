@@ -15,7 +15,7 @@ from enum import Enum
 from functools import cached_property, partial
 from itertools import repeat
 from math import isfinite
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.burn import Burn, BurnOutcome, judge_burn
 from bot.compare import Arms, Comparison, Outcome, judge, ratio_text
@@ -397,7 +397,7 @@ def decide(
     git, when the flags file was written); None: it never changed.
     """
     window = policy.bake_time_text
-    judge = partial(_judge_tenant, policy, health, window=window)
+    judge = partial(_judge_tenant, policy, health, window=window, seen={})
     judged: dict[tuple[str, int], _Judged] = {}
     decisions: list[Decision] = []
     # A tenant named under any feature is a tenant of every feature: an alert for every tenant
@@ -641,13 +641,20 @@ class _Judged(NamedTuple):
 
 
 def _judge_tenant(
-    policy: Policy, health: Health, tenant: str, pct: int | None, *, window: str
+    policy: Policy,
+    health: Health,
+    tenant: str,
+    pct: int | None,
+    *,
+    window: str,
+    seen: dict[Any, Any],
 ) -> _Judged:
+    """``tenant``'s health judged; ``seen`` holds what was judged before, shared when equal."""
     if len(tenant) > MAX_TENANT_NAME or not TENANT_NAME.match(tenant):
         return _Judged((), (), Kind.UNUSABLE_NAME)
     # Threshold signals first, then comparisons, then SLOs. A list comprehension, and the
     # other kinds only when the policy has them: this runs for each of 10,000 tenants.
-    evidence = tuple([_judge(signal, health, tenant, window) for signal in policy.signals])
+    evidence = tuple([_judge(signal, health, tenant, window, seen) for signal in policy.signals])
     if policy.comparisons:
         evidence += tuple(
             _judge_comparison(signal, health, tenant, window, pct=pct)
@@ -662,6 +669,13 @@ def _judge_tenant(
             for alert in health.alerts_for(tenant)
             if (alert.severity or "").lower() in policy.rollback_severities
         )
+    # Tenants with the same evidence (the same objects) and no alerts share one judgement;
+    # a comparison's evidence is never shared, so its tenant's arms are judged as its own.
+    shared_key = ("judged", *map(id, evidence)) if not alerts else None
+    if shared_key is not None:
+        judged_before: _Judged | None = seen.get(shared_key)
+        if judged_before is not None:
+            return judged_before
     # Shadow signals (gate: false) are shown and never decide.
     critical = breach = no_data = absent_elsewhere = short_window = False
     outcomes: set[Outcome] = set()
@@ -696,12 +710,24 @@ def _judge_tenant(
     elif Outcome.INCONCLUSIVE in outcomes:
         rule = Kind.INCONCLUSIVE
     only_comparisons = no_data and not absent_elsewhere
-    return _Judged(evidence, alerts, rule, only_comparisons, only_comparisons and short_window)
+    judgement = _Judged(evidence, alerts, rule, only_comparisons, only_comparisons and short_window)
+    if shared_key is not None:
+        seen[shared_key] = judgement
+    return judgement
 
 
-def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence:
+def _judge(
+    signal: Signal, health: Health, tenant: str, window: str, seen: dict[Any, Any]
+) -> Evidence:
     reading = health.reading(tenant, signal.name)
     value, samples = reading.value, reading.samples
+    # Equal readings of a signal give equal evidence: one object serves every tenant that
+    # measured the same, which at 900,000 tenants is gigabytes not allocated (issue 14).
+    # repr tells -0.0 from 0.0 and 1 from 1.0, which print differently.
+    key = ("evidence", id(signal), repr(value), samples)
+    found: Evidence | None = seen.get(key)
+    if found is not None:
+        return found
     # ±Inf is a division by zero and NaN no number: no data (Reading.has_data, issue 9).
     has_data = value is not None and isfinite(value)
     too_few_samples = (
@@ -732,6 +758,7 @@ def _judge(signal: Signal, health: Health, tenant: str, window: str) -> Evidence
             "gate": signal.gate,
         },
     )
+    seen[key] = evidence
     return evidence
 
 

@@ -102,6 +102,16 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
     kinds |= {signal.name: "slo" for signal in policy.slos}
     slo_windows = {signal.name: windows_of(signal.pairs) for signal in policy.slos}
     problems: list[InputError] = []
+    # Equal values share one Reading: a snapshot of 900,000 tenants repeats few values, and
+    # each Reading is an object of its own (issue 14). repr keeps -0.0 apart from 0.0.
+    shared: dict[str, Reading] = {}
+
+    def reading(value: Any) -> Reading:
+        key = repr(value)
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = Reading(_number(value))
+        return found
 
     def problem(path: list[str], message: str) -> None:
         problems.append(
@@ -152,7 +162,7 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
                 continue
             if not isinstance(value, dict):
                 if kind == "threshold":
-                    readings[name] = Reading(_number(value))
+                    readings[name] = reading(value)
                 else:
                     problem(path, f"got {_number_text(value)}; {_EXPECTED[kind]}")
                 continue
