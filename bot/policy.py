@@ -650,6 +650,13 @@ def _freeze(
                 )
                 continue
             duration = parse_duration(entry["duration"])
+            if duration <= timedelta(0):
+                # A window of no length freezes nothing: most likely a typo.
+                problem(
+                    "duration",
+                    f"{entry['duration']!r} is not longer than zero; give a duration such as 2d14h",
+                )
+                continue
             windows.append(
                 FreezeWindow(name=entry["name"], zone=zone, cron=entry["cron"], duration=duration)
             )
@@ -661,7 +668,10 @@ def _freeze(
             problem(key, f"{entry[key]!r} is not a date such as 2026-12-24 or 2026-12-24T18:00")
             continue
         if end <= start:
-            problem("to", f"{entry['to']!r} is not after from {entry['from']!r}")
+            problem(
+                "to",
+                f"{entry['to']!r} is not after from {entry['from']!r}; give a to later than from",
+            )
             continue
         windows.append(FreezeWindow(name=entry["name"], zone=zone, start=start, end=end))
     return tuple(windows)

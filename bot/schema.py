@@ -226,6 +226,14 @@ def _most_specific(error: jsonschema.ValidationError) -> jsonschema.ValidationEr
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    message = _what_is_wrong(error)
+    # A schema's "x-fix" says what to do about any problem of its value (issue 12: the steering
+    # keys), which jsonschema's words ("is a required property") do not.
+    fix = error.schema.get("x-fix") if isinstance(error.schema, dict) else None
+    return f"{message}; {fix}" if fix else message
+
+
+def _what_is_wrong(error: jsonschema.ValidationError) -> str:
     # A schema's own "description" of a pattern says what is expected better than the regex.
     if error.validator == "pattern" and isinstance(error.schema, dict):
         hint = error.schema.get("description")
@@ -263,6 +271,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
         and "integer" in str(error.validator_value)
     ):
         return f"{error.instance!r} is not an integer; write {int(error.instance)}"
+    if (
+        error.validator == "dependentRequired"
+        and isinstance(error.instance, dict)
+        and isinstance(error.validator_value, dict)
+    ):
+        # jsonschema says "'duration' is a dependency of 'cron'": name what is given first.
+        given, missing = next(
+            (key, [m for m in needed if m not in error.instance])
+            for key, needed in error.validator_value.items()
+            if key in error.instance and any(m not in error.instance for m in needed)
+        )
+        return f"{given!r} is given without {' and '.join(map(repr, missing))}"
     return error.message
 
 

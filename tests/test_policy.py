@@ -173,7 +173,53 @@ def test_steering_keys_are_read():
     [
         (
             ("tenants_per_run: 5", "tenants_per_run: 0"),
-            ".github/rampbot.yml: limits.tenants_per_run: 0 is less than the minimum of 1",
+            ".github/rampbot.yml: limits.tenants_per_run: 0 is less than the minimum of 1; "
+            "write a whole number of 1 or more, or leave the key out for no limit",
+        ),
+        (
+            ("tenants_per_run: 5", "tenants_per_run: -2"),
+            ".github/rampbot.yml: limits.tenants_per_run: -2 is less than the minimum of 1; "
+            "write a whole number of 1 or more, or leave the key out for no limit",
+        ),
+        (
+            ("steps_per_day: 2", "steps_per_day: 1.5"),
+            ".github/rampbot.yml: limits.steps_per_day: 1.5 is not of type 'integer'; "
+            "write a whole number of 1 or more, or leave the key out for no limit",
+        ),
+        (
+            ("steps_per_day: 2", "steps_per_day: '2'"),
+            ".github/rampbot.yml: limits.steps_per_day: '2' is not of type 'integer'; "
+            "write a whole number of 1 or more, or leave the key out for no limit",
+        ),
+        (
+            ("paused: false", "paused: 'yes'"),
+            ".github/rampbot.yml: paused: 'yes' is not of type 'boolean'; write true or false",
+        ),
+        (
+            ("duration: 2d14h", "duration: 0s"),
+            ".github/rampbot.yml: freeze[0].duration: '0s' is not longer than zero; give a "
+            "duration such as 2d14h",
+        ),
+        (
+            ("    timezone: Europe/Berlin\n", ""),
+            ".github/rampbot.yml: freeze[0]: 'timezone' is a required property; give each "
+            "window a name, a timezone, and either cron with duration or from with to",
+        ),
+        (
+            ("tenants: [acme]", "tenants: []"),
+            ".github/rampbot.yml: rings[0].tenants: [] should be non-empty; name each tenant "
+            "of the ring once, or leave tenants out in the last ring for every other tenant",
+        ),
+        (
+            ("rings:\n  - name: canary\n    tenants: [acme]\n  - name: rest\n", "rings: []\n"),
+            ".github/rampbot.yml: rings: [] should be non-empty; list at least one ring, or "
+            "leave rings out",
+        ),
+        (
+            ("tenants: [acme]", "tenants: [acme, acme]"),
+            ".github/rampbot.yml: rings[0].tenants: ['acme', 'acme'] has non-unique elements; "
+            "name each tenant of the ring once, or leave tenants out in the last ring for every "
+            "other tenant",
         ),
         (
             ("timezone: Europe/Berlin", "timezone: Europe/Bonn"),
@@ -187,7 +233,8 @@ def test_steering_keys_are_read():
         ),
         (
             ("    duration: 2d14h\n", ""),
-            ".github/rampbot.yml: freeze[0]: 'duration' is a dependency of 'cron'",
+            ".github/rampbot.yml: freeze[0]: 'cron' is given without 'duration'; give each "
+            "window a name, a timezone, and either cron with duration or from with to",
         ),
         (
             ("    from: 2026-12-20\n    to: 2027-01-04T08:00\n", ""),
@@ -196,7 +243,8 @@ def test_steering_keys_are_read():
         ),
         (
             ("from: 2026-12-20", "from: 2027-02-01"),
-            ".github/rampbot.yml: freeze[1].to: '2027-01-04T08:00' is not after from '2027-02-01'",
+            ".github/rampbot.yml: freeze[1].to: '2027-01-04T08:00' is not after from "
+            "'2027-02-01'; give a to later than from",
         ),
         (
             ("from: 2026-12-20", "from: '2026-13-20'"),
