@@ -733,6 +733,28 @@ def _signal_shape(
             file=source,
             line=find_line(["signals", index, extra[0]]),
         )
+    if kinds == ["compare"]:
+        compare = entry["compare"]
+        for key in ("events", "total"):
+            # The window grows from each tenant's last change; a fixed range would be labelled
+            # with a window it does not cover, and would not accumulate evidence.
+            if WINDOW_PLACEHOLDER not in compare[key]:
+                return InputError(
+                    f"{source}: {place}.compare.{key}: {compare[key]!r} has no $window; write it "
+                    "where the window goes, e.g. sum by (tenant, variant) "
+                    "(increase(errors_total[$window]))",
+                    file=source,
+                    line=find_line(["signals", index, "compare", key]),
+                )
+        treatment = compare.get("treatment", "on")
+        if treatment == compare.get("control", "off"):
+            # One arm compared with itself: every difference would be zero, and always healthy.
+            return InputError(
+                f"{source}: {place}.compare.control: {treatment!r} is also the treatment; give "
+                "the variant label's value on the other side of the flag, e.g. 'off'",
+                file=source,
+                line=find_line(["signals", index, "compare"]),
+            )
     if kinds == ["slo"]:
         slo = entry["slo"]
         for key in ("events", "total"):

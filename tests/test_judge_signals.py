@@ -376,6 +376,25 @@ def test_json_carries_the_counts_and_the_interval():
             "give at least 30m",
         ),
         (
+            '      control: "off"\n',
+            '      control: "on"\n',
+            f"{SOURCE}: signals[0].compare.control: 'on' is also the treatment; give the variant "
+            "label's value on the other side of the flag, e.g. 'off'",
+        ),
+        (
+            '      treatment: "on"\n',
+            '      treatment: "off"\n',
+            f"{SOURCE}: signals[0].compare.control: 'off' is also the treatment; give the variant "
+            "label's value on the other side of the flag, e.g. 'off'",
+        ),
+        (
+            "      total: 'sum by (tenant, variant) (increase(http_requests_total[$window]))'\n",
+            "      total: 'sum by (tenant, variant) (increase(http_requests_total[2h]))'\n",
+            f"{SOURCE}: signals[0].compare.total: 'sum by (tenant, variant) "
+            "(increase(http_requests_total[2h]))' has no $window; write it where the window goes, "
+            "e.g. sum by (tenant, variant) (increase(errors_total[$window]))",
+        ),
+        (
             '      treatment: "on"\n',
             "      treatment: on\n",
             f"{SOURCE}: signals[0].compare.treatment: True is not of type 'string'",
