@@ -27,6 +27,7 @@ from bot.decide import (
     Plan,
     Verdict,
 )
+from bot.compare import Comparison, points, ratio_text
 from bot.duration import format_duration
 from bot.policy import format_number
 from bot.terminal import printable
@@ -203,7 +204,9 @@ def _table(
 def _measured(evidence: Evidence | None) -> _Cell:
     if evidence is None:
         return _Cell("—")
-    if evidence.not_finite:
+    if evidence.comparison is not None:
+        text = _compared(evidence.comparison)
+    elif evidence.not_finite:
         text = "not finite"
     elif evidence.value is None:
         text = "no data"
@@ -213,7 +216,22 @@ def _measured(evidence: Evidence | None) -> _Cell:
         text = format_number(evidence.value)
     if evidence.verdict is Verdict.BREACHED:
         text += " ✗ critical" if evidence.critical else " ✗"
+    if not evidence.gate:
+        # As in the pull request: shown, but it decided nothing (issue 13, shadow signals).
+        text += " (shadow)"
     return _Cell(text, VERDICT_COLOUR[evidence.verdict])
+
+
+def _compared(comparison: Comparison) -> str:
+    """Both arms, the difference and its interval, as the pull request shows them."""
+    arms = f"T {ratio_text(comparison.treatment)} · C {ratio_text(comparison.control)}"
+    if comparison.difference is None or comparison.low is None or comparison.high is None:
+        # Too few requests, a sample ratio mismatch, one arm only: the reason says which.
+        return printable(f"{comparison.reason} · {arms}")
+    return (
+        f"Δ {points(comparison.difference)} [{points(comparison.low)}, "
+        f"{points(comparison.high)}] · {arms}"
+    )
 
 
 def why(decision: Decision) -> str:

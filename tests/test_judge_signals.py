@@ -13,6 +13,7 @@ from bot.errors import InputErrors
 from bot.health import Health, Reading
 from bot.metadata import changes_fingerprint
 from bot.policy import ComparisonSignal, SloSignal, parse_policy
+from bot.plan_text import plan_to_text
 from bot.render import plan_to_json, pull_request_body
 from tests.builders import flags
 
@@ -470,3 +471,20 @@ def test_few_counts_right_after_a_change_hold_even_with_no_data_rollback():
     # A threshold signal without data is absence whatever the comparison's age.
     missing = plan(SMALL, no_data=rollback, changed_minutes_ago=5, coverage=None).decisions[0]
     assert missing.action is Action.ROLLBACK
+
+
+def test_the_terminal_shows_both_ratios_the_difference_and_interval_sizes_and_shadows():
+    harmful = plan_to_text(plan(HARMFUL), every=True)
+    assert "Δ +1.60 pp [+1.39 pp, +1.81 pp] · T 2.00% of 50,000 · C 0.40% of 50,000 ✗ critical" in (
+        harmful
+    )
+    assert "inconclusive: 312 of 500 requests in control · T 0.30% of 1,000 · C 0.64% of 312" in (
+        plan_to_text(plan(SMALL), every=True)
+    )
+    mismatch = plan_to_text(plan(Arms(Counts(31, 3_100), Counts(69, 6_900)), pct=10), every=True)
+    assert "sample ratio mismatch: 31 % of requests in treatment, the flag says 10 %" in mismatch
+    assert "Δ +0.50 pp [" in plan_to_text(plan(CLOSE), every=True)  # inconclusive: its interval
+    # A shadow signal is marked in the terminal as in the pull request: it decided nothing.
+    shadow = plan_to_text(plan(BALANCED, coverage=50.0, gate=False), every=True)
+    assert "50 ✗ (shadow)" in shadow
+    assert "97 (shadow)" in plan_to_text(plan(BALANCED, gate=False), every=True)
