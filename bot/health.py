@@ -186,7 +186,7 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
                 allowed = slo_windows[name]
                 by_window: dict[str, Counts] = {}
                 for written, entry in value.items():
-                    window = format_duration(parse_duration(written))  # 60m is 1h
+                    window = _window_name(written)
                     if window not in allowed:
                         problem(
                             [*path, written],
@@ -279,3 +279,15 @@ def _alert(entry: Mapping[str, Any]) -> Alert:
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _window_name(written: str) -> str | None:
+    """A window as Prometheus writes it (60m is 1h), or None for a key that is no duration.
+
+    The schema lets an SLO signal's value through when it has a comparison's shape instead
+    (``treatment``, ``window``): those keys are no window of the signal, not an internal error.
+    """
+    try:
+        return format_duration(parse_duration(written))
+    except ValueError:
+        return None

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, timedelta
 from operator import attrgetter
 
+from bot.compare import Comparison, points, ratio_text
 from bot.decide import (
     PAUSED_DASHBOARD,
     PAUSED_FEATURE,
@@ -27,7 +28,6 @@ from bot.decide import (
     Plan,
     Verdict,
 )
-from bot.compare import Comparison, points, ratio_text
 from bot.duration import format_duration
 from bot.policy import format_number
 from bot.terminal import printable

@@ -12,8 +12,8 @@ from bot.decide import Action, Kind, Plan, Verdict, decide
 from bot.errors import InputErrors
 from bot.health import Health, Reading
 from bot.metadata import changes_fingerprint
-from bot.policy import ComparisonSignal, SloSignal, parse_policy
 from bot.plan_text import plan_to_text
+from bot.policy import ComparisonSignal, SloSignal, parse_policy
 from bot.render import plan_to_json, pull_request_body
 from tests.builders import flags
 

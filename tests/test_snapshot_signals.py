@@ -206,6 +206,17 @@ ARMS = {"control": {"events": 10, "total": 1_000}}
             "availability (1h, 5m, 6h, 30m); give the counts of those windows",
         ),
         (
+            # A comparison's counts given to an SLO signal: no window of it, not a crash.
+            snapshot_with({"availability": {"treatment": {"events": 1, "total": 4}}}),
+            "health.json: tenants.acme.availability.treatment: treatment is not a window of "
+            "signal availability (1h, 5m, 6h, 30m); give the counts of those windows",
+        ),
+        (
+            snapshot_with({"availability": {"window": "2h"}}),
+            "health.json: tenants.acme.availability.window: window is not a window of signal "
+            "availability (1h, 5m, 6h, 30m); give the counts of those windows",
+        ),
+        (
             snapshot_with({"errors_vs_control": 0.5}),
             "health.json: tenants.acme.errors_vs_control: got 0.5; a comparison signal takes: "
             '{"treatment": {"events": 31, "total": 3000}, "control": {"events": 270, "total": '
