@@ -18,6 +18,10 @@ from cronsim import CronSim, CronSimError
 # A window whose starts overlap (every hour, for a day) ends after the last overlapping one; this
 # bounds the walk along them.
 _MAX_OVERLAPS = 10_000
+# Windows that carry a freeze on from one to the next (a weekend into the holidays); each hop may
+# walk a cron's overlapping starts, so a window that never ends (every minute, for an hour) is
+# cut here and the end named is the earliest it could be (32 hops: 1.5 s of CPU at worst).
+_MAX_HOPS = 32
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,14 @@ class Frozen:
 
     window: str
     until: datetime  # aware, in the window's zone
+    # The windows that hold the freeze before ``window`` takes it over, in order.
+    before: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         local = self.until.strftime("%Y-%m-%d %H:%M")
         zone = self.until.tzname() or ""
-        return f"freeze window {self.window} until {local} {zone} ({self.until.tzinfo})"
+        names = ", then ".join([*self.before, self.window])
+        return f"freeze window {names} until {local} {zone} ({self.until.tzinfo})"
 
 
 def check_cron(expression: str) -> str | None:
@@ -67,13 +74,32 @@ def check_cron(expression: str) -> str | None:
 
 
 def frozen_at(windows: Iterable[FreezeWindow], now: datetime) -> Frozen | None:
-    """The window holding ``now`` that ends last, or None when no window holds it."""
-    found = [
-        Frozen(window=window.name, until=until)
-        for window in windows
-        if (until := window.ends_after(now)) is not None
-    ]
-    return max(found, key=lambda frozen: frozen.until, default=None)
+    """Until when no window lets a step up through from ``now``, or None when none holds it.
+
+    The window holding ``now`` that ends last is named; a window that holds at its end (it began
+    before) carries the freeze on and is named after it, since the hold reason promises no step
+    up until the end it gives.
+    """
+    windows = list(windows)
+    frozen: Frozen | None = None
+    moment = now
+    for _ in range(_MAX_HOPS):
+        found = [
+            (until, window.name)
+            for window in windows
+            if (until := window.ends_after(moment)) is not None
+            and (frozen is None or until > frozen.until)
+        ]
+        if not found:
+            break
+        until, name = max(found, key=lambda item: item[0])
+        before: tuple[str, ...] = ()
+        if frozen is not None:
+            # A window that carries on its own freeze (a cron's next start) is named once.
+            before = frozen.before if frozen.window == name else (*frozen.before, frozen.window)
+        frozen = Frozen(window=name, until=until, before=before)
+        moment = until
+    return frozen
 
 
 def _cron_end(expression: str, duration: timedelta, local: datetime) -> datetime | None:

@@ -109,3 +109,52 @@ def test_the_window_that_ends_last_is_named():
 def test_cron_expressions_are_checked():
     assert check_cron("0 18 * * FRI") is None
     assert check_cron("61 * * * *") == "Bad minute"
+
+
+@pytest.mark.parametrize(
+    ("windows", "now", "text"),
+    [
+        # The weekend before Christmas runs into the holidays (Sunday 00:00 in New York): no step
+        # up on Monday morning either, so the freeze ends with the holidays.
+        (
+            [WEEKEND, HOLIDAYS],
+            utc(2026, 12, 18, 19, 0),
+            "freeze window weekend, then holidays until 2027-01-05 00:00 EST (America/New_York)",
+        ),
+        # A window that starts exactly where the one holding now ends continues it.
+        (
+            [
+                FreezeWindow(
+                    name="release",
+                    zone=UTC_ZONE,
+                    start=datetime(2026, 12, 1, 9),
+                    end=datetime(2026, 12, 1, 12),
+                ),
+                FreezeWindow(
+                    name="review",
+                    zone=UTC_ZONE,
+                    start=datetime(2026, 12, 1, 12),
+                    end=datetime(2026, 12, 1, 15),
+                ),
+                FreezeWindow(
+                    name="audit",
+                    zone=UTC_ZONE,
+                    start=datetime(2026, 12, 1, 14),
+                    end=datetime(2026, 12, 2),
+                ),
+            ],
+            utc(2026, 12, 1, 10, 0),
+            "freeze window release, then review, then audit until 2026-12-02 00:00 UTC (UTC)",
+        ),
+        # A cron window whose next start is its end: every day, for a day.
+        (
+            [FreezeWindow(name="daily", zone=UTC_ZONE, cron="0 0 1-3 12 *", duration=timedelta(1))],
+            utc(2026, 12, 1, 10, 0),
+            "freeze window daily until 2026-12-04 00:00 UTC (UTC)",
+        ),
+    ],
+)
+def test_a_freeze_ends_when_no_window_holds_it_any_more(windows, now, text):
+    # The reason says "no step up until then": a window that starts before the one holding now
+    # ends carries the freeze on, so the end named is where every window is over.
+    assert str(frozen_at(windows, now)) == text
