@@ -244,7 +244,13 @@ def _lowered(change: Change) -> bool:
 
 
 def _raised(change: Change) -> bool:
-    return change.to_pct is not None and change.to_pct > (change.from_pct or 0)
+    # A feature or file that appeared (no percentage before) was written by a person, not
+    # stepped up: counting it would hold the first step of a new ramp back for a day.
+    return (
+        change.from_pct is not None
+        and change.to_pct is not None
+        and change.to_pct > change.from_pct
+    )
 
 
 def _over_steps_per_day(decision: Decision, limit: int, *, steps: list[datetime]) -> str | None:

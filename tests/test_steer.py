@@ -393,6 +393,23 @@ def test_steps_per_day_counts_the_steps_of_the_last_24_hours_from_history():
     assert moves(plan, "attest")["acme"] == (1, Action.UP)
 
 
+def test_steps_per_day_does_not_count_a_feature_or_file_that_appeared():
+    # A flags file committed today, or a feature added to it at 5%, was written by a person; it
+    # is no step up, and the first step of the ramp is not held back for a day by it.
+    appeared = [
+        replace(change(tenant, NOW - timedelta(hours=2), 0, 5), from_pct=None)
+        for tenant in ("acme", "globex")
+    ]
+    plan = steered(
+        "limits:\n  steps_per_day: 1\n",
+        pcts={"acme": 5, "globex": 5},
+        changes=appeared,
+        tenants=("acme", "globex"),
+    )
+    assert moves(plan)["acme"] == (10, Action.UP)
+    assert moves(plan)["globex"] == (10, Action.UP)
+
+
 def test_tenants_per_run_takes_rings_first_then_the_longest_waiting():
     recent = [
         change("hooli", NOW - timedelta(hours=3), 0, 1, feature="attest"),
