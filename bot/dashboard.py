@@ -130,10 +130,11 @@ def read_switches(body: str) -> Switches:
         names = switch["names"].split() if switch else []
         if box["mark"] not in ("", " ", "x", "X"):
             what = None  # "[?]": neither ticked nor unticked
+        # Of two copies of a box, a ticked one wins: on doubt, no step up.
         if what == "stop" and not names:
-            stop = ticked
+            stop = stop or ticked
         elif what == "evaluate" and not names:
-            evaluate = ticked
+            evaluate = evaluate or ticked
         elif what == "resume" and len(names) == 2 and all(map(_usable_name, names)):
             if ticked:
                 resume.add((names[0], names[1]))

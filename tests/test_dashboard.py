@@ -88,6 +88,20 @@ def test_ticked_boxes_are_read_and_other_checkbox_lines_are_noted():
     )
 
 
+def test_a_stop_box_ticked_anywhere_stops_though_another_is_unticked():
+    # A person who pastes the box again, or edits an old copy, may leave two: on doubt, rampbot
+    # does not step up, in whichever order they come.
+    ticked = "- [x] Stop all step-ups <!-- rampbot:stop -->"
+    unticked = "- [ ] Stop all step-ups <!-- rampbot:stop -->"
+    for lines in ([ticked, unticked], [unticked, ticked]):
+        assert read_switches("\n".join([MARKER, *lines])).stop is True
+    evaluate = [
+        "- [x] Evaluate now <!-- rampbot:evaluate -->",
+        "- [ ] Evaluate now <!-- rampbot:evaluate -->",
+    ]
+    assert read_switches("\n".join([MARKER, *evaluate])).evaluate is True
+
+
 def test_unticked_boxes_stop_nothing():
     body = render_dashboard(fleet(3, 1), DashboardView())
     assert read_switches(body) == read_switches("")
