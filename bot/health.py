@@ -194,6 +194,8 @@ def parse_snapshot(text: str, *, source: str, policy: Policy) -> Health:
                             f"({', '.join(allowed)}); give the counts of those windows",
                         )
                         continue
+                    if entry is None:
+                        continue  # null, as a window left out: no data for that window
                     found = counts(entry, [*path, written])
                     if found is not None:
                         by_window[window] = found

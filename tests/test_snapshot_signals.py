@@ -217,6 +217,17 @@ ARMS = {"control": {"events": 10, "total": 1_000}}
             "availability (1h, 5m, 6h, 30m); give the counts of those windows",
         ),
         (
+            snapshot_with({"errors_vs_control": {}}),
+            "health.json: tenants.acme.errors_vs_control: no treatment nor control; a comparison "
+            'signal takes: {"treatment": {"events": 31, "total": 3000}, "control": {"events": '
+            '270, "total": 27000}}',
+        ),
+        (
+            snapshot_with({"availability": {"1H": {"events": 1, "total": 4}}}),
+            "health.json: tenants.acme.availability.1H: 1H is not a window of signal "
+            "availability (1h, 5m, 6h, 30m); give the counts of those windows",
+        ),
+        (
             snapshot_with({"errors_vs_control": 0.5}),
             "health.json: tenants.acme.errors_vs_control: got 0.5; a comparison signal takes: "
             '{"treatment": {"events": 31, "total": 3000}, "control": {"events": 270, "total": '
@@ -247,3 +258,16 @@ def test_bad_counts_in_a_snapshot_are_refused_and_nothing_is_written(
     assert rampbot(repo, "apply", "--health", "health.json") == 1
     assert capsys.readouterr().err.splitlines() == [message]
     assert (repo / "flags.json").read_text() == before
+
+
+@pytest.mark.parametrize("windows", [{}, {**QUIET, "5m": None}, {"1h": QUIET["1h"]}])
+def test_an_slo_window_null_or_left_out_is_no_data(tmp_path, capsys, windows):
+    tenant = {**SNAPSHOT["tenants"]["globex"], "availability": windows}
+    repo = repository(
+        tmp_path, {"evaluated_at": SNAPSHOT["evaluated_at"], "tenants": {"globex": tenant}}
+    )
+    assert rampbot(repo, "plan", "--health", "health.json", "--format", "json") == 0
+    (decision,) = json.loads(capsys.readouterr().out)["decisions"]
+    availability = next(e for e in decision["evidence"] if e["signal"] == "availability")
+    assert availability["verdict"] == "no data"
+    assert (decision["action"], decision["to"]) == ("hold", 10)  # globex steps up with data
