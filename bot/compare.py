@@ -48,6 +48,18 @@ class Counts:
         )
 
 
+def counts_to_json(counts: Counts | None) -> dict[str, float | None] | None:
+    """An arm's counts and ratio as JSON; no ratio without requests (JSON has no NaN)."""
+    if counts is None:
+        return None
+    ratio = counts.ratio
+    return {
+        "events": counts.events,
+        "total": counts.total,
+        "ratio": ratio if math.isfinite(ratio) else None,
+    }
+
+
 @dataclass(frozen=True)
 class Arms:
     """What one comparison signal measured for one tenant; None: the arm reported nothing."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from bot.compare import points, ratio_text
+from bot.compare import counts_to_json, points, ratio_text
 from bot.decide import REASONS_FROM_EVIDENCE, Action, Decision, Evidence, Kind, Plan, Verdict
 from bot.health import Alert
 from bot.markdown import code, escape, escape_html, link, title_text
@@ -286,16 +286,12 @@ def _comparison_to_json(evidence: Evidence) -> dict[str, Any]:
         "comparison": {
             "outcome": comparison.outcome.value,
             "reason": comparison.reason,
-            "treatment": _counts_to_json(comparison.treatment),
-            "control": _counts_to_json(comparison.control),
+            "treatment": counts_to_json(comparison.treatment),
+            "control": counts_to_json(comparison.control),
             "difference": comparison.difference,
             "interval": None if comparison.low is None else [comparison.low, comparison.high],
         }
     }
-
-
-def _counts_to_json(counts: Any) -> dict[str, float] | None:
-    return None if counts is None else {"events": counts.events, "total": counts.total}
 
 
 def _burn_to_json(evidence: Evidence) -> dict[str, Any]:

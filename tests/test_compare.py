@@ -12,6 +12,7 @@ from bot.compare import (
     Arms,
     Counts,
     Outcome,
+    counts_to_json,
     half_width,
     interval,
     judge,
@@ -275,3 +276,9 @@ def test_the_chi_square_p_value_matches_the_normal_tail():
 def test_at_0_or_100_percent_there_is_one_arm_to_see(arms, share, outcome, reason):
     judged = judge(arms, margin=0.002, min_total=500, share=share)
     assert (judged.outcome, judged.reason) == (outcome, reason)
+
+
+def test_an_arms_json_carries_its_ratio_and_none_without_requests():
+    assert counts_to_json(Counts(30, 1_000)) == {"events": 30, "total": 1_000, "ratio": 0.03}
+    assert counts_to_json(Counts(0, 0)) == {"events": 0, "total": 0, "ratio": None}
+    assert counts_to_json(None) is None

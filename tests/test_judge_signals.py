@@ -319,8 +319,8 @@ def test_the_pull_request_body_shows_both_ratios_the_difference_and_interval_and
 def test_json_carries_the_counts_and_the_interval():
     found = plan_to_json(plan(HARMFUL))["decisions"][0]["evidence"]
     evidence = next(e for e in found if e["signal"] == "errors_vs_control")
-    assert evidence["comparison"]["treatment"] == {"events": 1_000, "total": 50_000}
-    assert evidence["comparison"]["control"] == {"events": 200, "total": 50_000}
+    assert evidence["comparison"]["treatment"] == {"events": 1_000, "total": 50_000, "ratio": 0.02}
+    assert evidence["comparison"]["control"] == {"events": 200, "total": 50_000, "ratio": 0.004}
     assert evidence["comparison"]["outcome"] == "breached"
     low, high = evidence["comparison"]["interval"]
     assert low < evidence["comparison"]["difference"] < high

@@ -112,7 +112,11 @@ def test_a_snapshot_drives_comparisons_and_slos_without_prometheus(tmp_path, cap
     }
     compared = next(e for e in decisions["acme"]["evidence"] if e["signal"] == "errors_vs_control")
     assert compared["window"] == "2h"  # the snapshot's own window; else the bake time
-    assert compared["comparison"]["treatment"] == {"events": 912, "total": 30_040}
+    assert compared["comparison"]["treatment"] == {
+        "events": 912,
+        "total": 30_040,
+        "ratio": pytest.approx(912 / 30_040),
+    }
     assert decisions["initech"]["reasons"] == [
         "errors_vs_control: inconclusive: 312 of 500 requests in treatment "
         "(treatment 0.64% of 312, control 0.68% of 2,790, over 30m)"
@@ -149,6 +153,7 @@ def test_health_shows_comparisons_and_burn_rates_from_a_snapshot(tmp_path, capsy
     acme = document["tenants"]["acme"]
     assert acme["errors_vs_control"]["outcome"] == "breached"
     assert acme["errors_vs_control"]["window"] == "2h"
+    assert acme["errors_vs_control"]["control"]["ratio"] == pytest.approx(1_350 / 270_310)
     assert acme["errors_vs_control"]["difference"] == pytest.approx(0.02536, abs=1e-4)
     assert acme["availability"]["burn_rates"]["1h"] == pytest.approx(0.1)
     assert document["tenants"]["hooli"]["availability"]["outcome"] == "breached"

@@ -13,7 +13,7 @@ from bot.burn import Burn, BurnOutcome, judge_burn
 from bot.commands.health_source import read_health
 from bot.commands.options import add_health_options, add_policy_option
 from bot.commands.planning import comparison_since, history_here
-from bot.compare import Arms, Comparison, Counts, Outcome, judge, points, ratio_text
+from bot.compare import Arms, Comparison, Outcome, counts_to_json, judge, points, ratio_text
 from bot.decide import tenants_for
 from bot.duration import format_duration
 from bot.files import read_text
@@ -270,18 +270,14 @@ def _burn_cell(burn: Burn) -> str:
     )
 
 
-def _counts_to_json(counts: Counts | None) -> dict[str, float] | None:
-    return None if counts is None else {"events": counts.events, "total": counts.total}
-
-
 def _comparison_to_json(compared: Comparison, *, window: str) -> dict[str, Any]:
     has_interval = compared.low is not None and compared.high is not None
     return {
         "window": window,
         "outcome": compared.outcome.value,
         "reason": compared.reason,
-        "treatment": _counts_to_json(compared.treatment),
-        "control": _counts_to_json(compared.control),
+        "treatment": counts_to_json(compared.treatment),
+        "control": counts_to_json(compared.control),
         "difference": compared.difference,
         "interval": [compared.low, compared.high] if has_interval else None,
     }
