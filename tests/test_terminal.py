@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.terminal import EscapingStream, _no_commands, printable, printable_lines
+from bot.terminal import (
+    EscapingStream,
+    _no_commands,
+    printable,
+    printable_json,
+    printable_lines,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,3 +76,28 @@ def test_the_colon_escape_is_the_lookbehind_s(text, line_start):
     assert _no_commands(text, line_start=line_start) == _no_commands_by_lookbehind(
         text, line_start=line_start
     )
+
+
+json_documents = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(alphabet="\x7f\x1b\n\t:#[ a\u202e\u2028é", max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet=":#[\x7f\n a", max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_documents, st.sampled_from([2, 4]))
+def test_json_text_is_escaped_as_every_printed_line_is(document, indent):
+    # --format json writes its pieces past the escaping stream, through printable_json.
+    text = json.dumps(document, indent=indent)
+    assert printable_json(text) == printable_lines(text)
+    stream = io.StringIO()
+    EscapingStream(stream).write(text)
+    assert printable_json(text) == stream.getvalue()

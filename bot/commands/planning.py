@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -24,7 +24,7 @@ from bot.last_change import FlagsVersion, last_changed
 from bot.plan_text import plan_to_text
 from bot.since_change import ChangeTimes
 from bot.steer import history_needed, steer
-from bot.terminal import EscapingStream
+from bot.terminal import EscapingStream, printable_json
 
 if TYPE_CHECKING:  # bot/git.py is imported where used: GitPython is slow to import
     from bot.git import Repository
@@ -77,13 +77,18 @@ def print_plan(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
         # Every string in the pieces is cleaned (clean_data's way, once per distinct string):
         # they skip the stream that cleans whole lines again, whose scan of a 100 MB document
-        # takes minutes. Control characters are still escaped below it.
+        # takes minutes. The escaping stream below it is skipped too, for printable_json,
+        # which escapes json.dumps' text as it would, in a fraction of the time (issue 14).
         stream: Any = sys.stdout
         if isinstance(stream, outbound.RedactingStream):
             stream.flush()
             stream = stream.stream
+        escape: Callable[[str], str] = str
+        if isinstance(stream, EscapingStream):
+            stream.flush()
+            stream, escape = stream.stream, printable_json
         for piece in plan_json_pieces(plan, clean=outbound.clean):
-            stream.write(piece)
+            stream.write(escape(piece))
         stream.write("\n")
     elif args.format == "markdown":
         from bot.render import plan_to_markdown
