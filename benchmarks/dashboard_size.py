@@ -19,27 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.dashboard import BODY_LIMIT, DashboardView, DayPoint, render_dashboard  # noqa: E402
-from bot.decide import Action, Decision, Kind, Plan  # noqa: E402
 from bot.render import github_length  # noqa: E402
+from tests.builders import fleet  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 FEATURES = 10
-
-
-def fleet(tenants: int) -> Plan:
-    decisions = []
-    for f in range(FEATURES):
-        for t in range(tenants):
-            name, feature = f"tenant-{t:05d}", f"feature{f}"
-            if t % 97 == 3:
-                decisions.append(Decision(name, feature, 25, 10, Action.ROLLBACK, Kind.CRITICAL))
-            elif t % 50 == 7:
-                decisions.append(
-                    Decision(name, feature, 10, 10, Action.HOLD, Kind.HELD, note="rolled back")
-                )
-            else:
-                decisions.append(Decision(name, feature, 10, 25, Action.UP, Kind.HEALTHY))
-    return Plan(decisions=tuple(decisions), evaluated_at=NOW, window="30m")
 
 
 def series() -> dict[str, list[DayPoint]]:
@@ -61,7 +45,7 @@ def series() -> dict[str, list[DayPoint]]:
 
 def main() -> None:
     for tenants in (10, 10_000):
-        plan = fleet(tenants)
+        plan = fleet(tenants, FEATURES, evaluated_at=NOW)
         view = DashboardView(series=series(), last_change={"tenant-00003": "2026-11-25"})
         started = time.process_time()
         body = render_dashboard(plan, view)

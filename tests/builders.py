@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from bot.decide import Evidence, Verdict
+from bot.decide import Action, Decision, Evidence, Kind, Plan, Verdict
 from bot.flags import Flags, parse_flags
 from bot.health import Alert, Health, Reading
 from bot.policy import Condition, Policy, parse_policy
@@ -62,3 +63,21 @@ def healthy_evidence(signal: str, value: float, condition: str = ">= 95") -> Evi
         verdict=Verdict.HEALTHY,
         critical=False,
     )
+
+
+def fleet(tenants: int, features: int, *, evaluated_at: datetime) -> Plan:
+    """A plan for the dashboard: most tenants step up; every 50th is held after a rollback,
+    every 97th rolls back."""
+    decisions = []
+    for f in range(features):
+        for t in range(tenants):
+            name, feature = f"tenant-{t:05d}", f"feature{f}"
+            if t % 97 == 3:
+                decisions.append(Decision(name, feature, 25, 10, Action.ROLLBACK, Kind.CRITICAL))
+            elif t % 50 == 7:
+                decisions.append(
+                    Decision(name, feature, 10, 10, Action.HOLD, Kind.HELD, note="rolled back")
+                )
+            else:
+                decisions.append(Decision(name, feature, 10, 25, Action.UP, Kind.HEALTHY))
+    return Plan(decisions=tuple(decisions), evaluated_at=evaluated_at, window="30m")

@@ -23,6 +23,7 @@ from bot.dashboard import (
     sparkline,
 )
 from bot.decide import Action, Decision, Kind, Plan
+from tests import builders
 from tests.github_double import BareRepo, GitHubDouble
 from tests.run_helpers import later, open_pulls, run_with, write_health, writes
 
@@ -32,20 +33,7 @@ UPDATE_GOLDEN = os.environ.get("RAMPBOT_UPDATE_GOLDEN") == "1"
 
 
 def fleet(tenants: int, features: int) -> Plan:
-    """Most tenants step up; every 50th is held after a rollback, every 97th rolls back."""
-    decisions = []
-    for f in range(features):
-        for t in range(tenants):
-            name, feature = f"tenant-{t:05d}", f"feature{f}"
-            if t % 97 == 3:
-                decisions.append(Decision(name, feature, 25, 10, Action.ROLLBACK, Kind.CRITICAL))
-            elif t % 50 == 7:
-                decisions.append(
-                    Decision(name, feature, 10, 10, Action.HOLD, Kind.HELD, note="rolled back")
-                )
-            else:
-                decisions.append(Decision(name, feature, 10, 25, Action.UP, Kind.HEALTHY))
-    return Plan(decisions=tuple(decisions), evaluated_at=NOW, window="30m")
+    return builders.fleet(tenants, features, evaluated_at=NOW)
 
 
 def points(days: int = 30) -> list[DayPoint]:
