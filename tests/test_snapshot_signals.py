@@ -276,3 +276,29 @@ def test_an_slo_window_null_or_left_out_is_no_data(tmp_path, capsys, windows):
     availability = next(e for e in decision["evidence"] if e["signal"] == "availability")
     assert availability["verdict"] == "no data"
     assert (decision["action"], decision["to"]) == ("hold", 10)  # globex steps up with data
+
+
+def test_health_marks_shadow_signals_of_every_kind(tmp_path, capsys):
+    shadowed = POLICY.replace("    critical: true\n", "    gate: false\n").replace(
+        '    healthy: ">= 95"\n', '    healthy: ">= 95"\n    gate: false\n'
+    )
+    shadowed = shadowed.replace(
+        "      total: 'sum by (tenant) (increase(requests_total[$window]))'\nfeatures",
+        "      total: 'sum by (tenant) (increase(requests_total[$window]))'\n    gate: false\n"
+        "features",
+    )
+    repo = repository(tmp_path, SNAPSHOT)
+    (repo / ".github" / "rampbot.yml").write_text(shadowed)
+    assert rampbot(repo, "health", "--health", "health.json") == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "coverage (min, >= 95, shadow: decides nothing)" in header
+    assert "harm > +0.20 pp, shadow: decides nothing)" in header
+    assert "(burn rate, SLO 99.9 %, shadow: decides nothing)" in header
+
+    assert rampbot(repo, "health", "--health", "health.json", "--format", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [s["gate"] for s in document["signals"]] == [False, False, False]
+    repository(tmp_path / "gated", SNAPSHOT)
+    assert rampbot(tmp_path / "gated", "health", "--health", "health.json", "--format", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [s["gate"] for s in document["signals"]] == [True, True, True]

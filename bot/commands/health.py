@@ -83,6 +83,7 @@ def health_to_json(
                 "query": signal.query,
                 "aggregate": signal.aggregate,
                 "healthy": str(signal.healthy),
+                "gate": signal.gate,
                 "graph": health.query_urls.get(signal.name),
             }
             for signal in policy.signals
@@ -95,6 +96,7 @@ def health_to_json(
                 "total": signal.total,
                 "worse_by_more_than": signal.worse_by_more_than,
                 "max_window": signal.max_window_text,
+                "gate": signal.gate,
             }
             for signal in policy.comparisons
         ]
@@ -107,6 +109,7 @@ def health_to_json(
                     {"long": pair.long, "short": pair.short, "burn_rate": pair.rate}
                     for pair in signal.pairs
                 ],
+                "gate": signal.gate,
             }
             for signal in policy.slos
         ],
@@ -151,12 +154,19 @@ def health_to_table(
     at = health.evaluated_at.isoformat(timespec="seconds") if health.evaluated_at else "now"
     header = (
         ["tenant"]
-        + [f"{signal.name} ({signal.aggregate}, {signal.healthy})" for signal in policy.signals]
         + [
-            f"{signal.name} (treatment - control, harm > {points(signal.worse_by_more_than)})"
+            f"{signal.name} ({signal.aggregate}, {signal.healthy}{_shadow(signal.gate)})"
+            for signal in policy.signals
+        ]
+        + [
+            f"{signal.name} (treatment - control, harm > {points(signal.worse_by_more_than)}"
+            f"{_shadow(signal.gate)})"
             for signal in policy.comparisons
         ]
-        + [f"{signal.name} (burn rate, SLO {signal.objective * 100:g} %)" for signal in policy.slos]
+        + [
+            f"{signal.name} (burn rate, SLO {signal.objective * 100:g} %{_shadow(signal.gate)})"
+            for signal in policy.slos
+        ]
     )
     rows = [header]
     breached = False
@@ -252,6 +262,11 @@ def _window(policy: Policy, health: Health, tenant: str, signal: ComparisonSigna
     """How far back the tenant's counts reach: since its last change, else the bake time."""
     arms = health.arms.get(tenant, {}).get(signal.name)
     return format_duration(arms.window if arms and arms.window else policy.bake_time)
+
+
+def _shadow(gate: bool) -> str:
+    # A shadow signal (gate: false) is measured and shown, and decides nothing.
+    return "" if gate else ", shadow: decides nothing"
 
 
 def _comparison_cell(compared: Comparison, *, window: str) -> str:
