@@ -4,8 +4,10 @@ rollback pull request on the GitHub double, pushing to a bare origin."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from tests.fixtures.alertmanager import AMTOOL, start_alertmanager
 from tests.fixtures.prometheus import start_prometheus
 from tests.github_double import BareRepo, GitHubDouble
 from tests.run_helpers import flags_on, open_pulls, pct
-from tests.serve_helpers import WEBHOOK_TOKEN, serving
+from tests.serve_helpers import WEBHOOK_TOKEN, Serve, serving
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "serve" / "alertmanager.yml"
 RULES = {
@@ -48,6 +50,30 @@ def example_config(*, url: str, token_file: Path) -> str:
     return text.replace("/etc/rampbot/webhook-token", str(token_file))
 
 
+@contextlib.contextmanager
+def alerting(tmp_path: Path, *, server: Serve, token: str) -> Iterator[None]:
+    """Prometheus firing RULES into Debian's Alertmanager, which posts to ``server`` with
+    ``token``, as the shipped example configures it; both stopped on the way out."""
+    token_file = tmp_path / "webhook-token"
+    token_file.write_text(token)
+    alertmanager = start_alertmanager(
+        tmp_path / "alertmanager", config=example_config(url=server.url, token_file=token_file)
+    )
+    try:
+        prometheus = start_prometheus(
+            tmp_path / "prometheus",
+            rules=RULES,
+            alertmanager=alertmanager.url.removeprefix("http://"),
+            wait_for_alerts=False,
+        )
+        try:
+            yield
+        finally:
+            prometheus.stop()
+    finally:
+        alertmanager.stop()
+
+
 def test_the_example_configuration_is_valid() -> None:
     checked = subprocess.run(
         [AMTOOL, "check-config", str(EXAMPLE)], capture_output=True, text=True, check=False
@@ -63,29 +89,13 @@ def test_an_alert_rule_firing_opens_the_rollback_pull_request(
     github_origin: BareRepo,
     tmp_path: Path,
 ) -> None:
-    token_file = tmp_path / "webhook-token"
-    token_file.write_text(WEBHOOK_TOKEN)
     with serving(github_env, github_clone, tmp_path) as server:
-        alertmanager = start_alertmanager(
-            tmp_path / "alertmanager", config=example_config(url=server.url, token_file=token_file)
-        )
-        try:
-            prometheus = start_prometheus(
-                tmp_path / "prometheus",
-                rules=RULES,
-                alertmanager=alertmanager.url.removeprefix("http://"),
-                wait_for_alerts=False,
+        with alerting(tmp_path, server=server, token=WEBHOOK_TOKEN):
+            server.wait_for(
+                "the rollback pull request", lambda: bool(open_pulls(github_double)), seconds=45
             )
-            try:
-                server.wait_for(
-                    "the rollback pull request", lambda: bool(open_pulls(github_double)), seconds=45
-                )
-                # Let a further evaluation and group_interval pass: nothing new may happen.
-                time.sleep(1)
-            finally:
-                prometheus.stop()
-        finally:
-            alertmanager.stop()
+            # Let a further evaluation and group_interval pass: nothing new may happen.
+            time.sleep(1)
         [pull] = open_pulls(github_double)
         assert pull.head == "rampbot/rollback"
         flags = flags_on(github_origin, "rampbot/rollback")
@@ -109,29 +119,13 @@ def test_alertmanager_with_the_wrong_token_opens_nothing(
     tmp_path: Path,
     token: str,
 ) -> None:
-    token_file = tmp_path / "webhook-token"
-    token_file.write_text(token)
     with serving(github_env, github_clone, tmp_path) as server:
-        alertmanager = start_alertmanager(
-            tmp_path / "alertmanager", config=example_config(url=server.url, token_file=token_file)
-        )
-        try:
-            prometheus = start_prometheus(
-                tmp_path / "prometheus",
-                rules=RULES,
-                alertmanager=alertmanager.url.removeprefix("http://"),
-                wait_for_alerts=False,
+        with alerting(tmp_path, server=server, token=token):
+            server.wait_for(
+                "a refused webhook",
+                lambda: server.metric("rampbot_webhooks_total", outcome="unauthorized") >= 1,
+                seconds=45,
             )
-            try:
-                server.wait_for(
-                    "a refused webhook",
-                    lambda: server.metric("rampbot_webhooks_total", outcome="unauthorized") >= 1,
-                    seconds=45,
-                )
-            finally:
-                prometheus.stop()
-        finally:
-            alertmanager.stop()
         assert server.metric("rampbot_webhooks_total", outcome="accepted") == 0
         assert token not in server.log_path.read_text()
     assert github_double.count() == 0

@@ -23,7 +23,12 @@ from bot import git as gitrepo
 from bot import outbound
 from bot.alert_rollback import AlertOutcome, Carried, Verdict, plan_rollbacks
 from bot.alertmanager import AlertEvent
-from bot.commands.branches import branch_state, carry_out, own_pull_requests
+from bot.commands.branches import (
+    branch_state,
+    carry_out,
+    own_pull_requests,
+    parent_decisions,
+)
 from bot.commands.context import Context
 from bot.errors import ConflictError, GitHubError, InputError, RampbotError, ServiceError
 from bot.flags import Flags, parse_flags
@@ -31,7 +36,6 @@ from bot.inputs import load_inputs_at, load_policy
 from bot.jsonlog import EventLog, LogWriter
 from bot.metrics import ServeMetrics
 from bot.ramp_pr import ROLLBACK_BRANCH, build_proposal, next_steps
-from bot.trailers import latest_decisions, read_trailers
 
 PLAN_AGAIN = 5  # pushes refused in a row before the batch waits like any other failure
 _STOP = object()
@@ -202,9 +206,7 @@ class AlertWorker:
         plan = result.plan
         if not plan.changed:
             return result.verdicts, None
-        parents = latest_decisions(
-            map(read_trailers, gitrepo.trailer_blocks(repo, ref=base_sha, path=flags_rel))
-        )
+        parents = parent_decisions(repo, ref=base_sha, path=flags_rel)
         proposal = build_proposal(
             ROLLBACK_BRANCH,
             plan,

@@ -23,12 +23,19 @@ from bot.ramp_pr import (
     edit_for,
     merge_method,
 )
+from bot.trailers import Pair, latest_decisions, read_trailers
 
 
 def own_pull_requests(github: PullRequests, *, base: str) -> list[PullRequest]:
     """The open pull requests into ``base`` from this repository's own branches: a fork may
     name a branch rampbot/ramp too, and rampbot must neither update nor close it."""
     return [p for p in github.open_pull_requests(base=base) if p.head_repo == github.repository]
+
+
+def parent_decisions(repo: gitrepo.Repository, *, ref: str, path: str) -> dict[Pair, str]:
+    """The latest bot decision per feature and tenant in ``path``'s history at ``ref``: the
+    parents the next commit's trailers name."""
+    return latest_decisions(map(read_trailers, gitrepo.trailer_blocks(repo, ref=ref, path=path)))
 
 
 def branch_state(

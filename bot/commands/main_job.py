@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import git as gitrepo
-from bot.commands.branches import branch_state, carry_out, own_pull_requests, show
+from bot.commands.branches import (
+    branch_state,
+    carry_out,
+    own_pull_requests,
+    parent_decisions,
+    show,
+)
 from bot.commands.context import Context, add_git_options, make_context
 from bot.commands.dashboard_issue import notify, read_dashboard, refresh_dashboard
 from bot.commands.health_source import read_health
@@ -40,7 +46,6 @@ from bot.render import (
     job_summary,
     summary_line,
 )
-from bot.trailers import latest_decisions, read_trailers
 from bot.urls import without_credentials
 
 NO_GITHUB = "did not contact GitHub (no GITHUB_TOKEN): nothing was pushed, opened or changed"
@@ -134,9 +139,7 @@ def run_once(
         # Its Resume boxes: the ramp pull request deletes those tenants' hold markers.
         resume=dashboard.switches.resume if dashboard is not None else (),
     )
-    parents = latest_decisions(
-        map(read_trailers, gitrepo.trailer_blocks(repo, ref=base_sha, path=flags_rel))
-    )
+    parents = parent_decisions(repo, ref=base_sha, path=flags_rel)
     print(
         f"plan at {now.isoformat(timespec='seconds')} on {base_ref} ({base_sha[:12]}): "
         f"{summary_line(plan) or 'nothing to decide'}"
